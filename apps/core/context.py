@@ -1,0 +1,41 @@
+"""Who is acting and why: the actor, correlation id and source IP of the current unit of work.
+
+Set by the request middleware for HTTP, by the base task for Celery, and by commands.
+Services read it to stamp audit rows; they still take the actor explicitly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    correlation_id: str
+    source_ip: str | None = None
+    actor_id: int | None = None
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)
+
+
+def current() -> RequestContext:
+    ctx = _current.get()
+    return ctx if ctx is not None else RequestContext(correlation_id=new_correlation_id())
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+@contextmanager
+def bind(context: RequestContext) -> Iterator[RequestContext]:
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)

@@ -1,0 +1,85 @@
+"""Ledger reads: assets, balances, statements and past balances. Each is a few indexed rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from apps.ledger import errors
+from apps.ledger.models import CLIENT_PURPOSES, Asset, JournalEntry, LedgerAccount, Purpose
+
+
+def asset_get(code: str) -> Asset:
+    if not isinstance(code, str):
+        raise errors.UnknownAsset(f"Unknown asset {code!r}.")
+    asset = Asset.objects.filter(code=code).first()
+    if asset is None:
+        raise errors.UnknownAsset(f"Unknown asset {code!r}.")
+    return asset
+
+
+@dataclass(frozen=True)
+class AssetBalance:
+    asset: str
+    kind: str
+    available: Decimal
+    reserved: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.available + self.reserved
+
+
+_AVAILABLE = {Purpose.CASH_AVAILABLE, Purpose.POSITION_AVAILABLE}
+
+
+def balance_list(*, trading_account_id: int) -> list[AssetBalance]:
+    """Available, reserved and total per asset for one trading account (one query)."""
+    rows = (
+        LedgerAccount.objects.filter(trading_account_id=trading_account_id, purpose__in=sorted(CLIENT_PURPOSES))
+        .values_list("asset__code", "asset__kind", "purpose", "balance")
+        .order_by("asset__code")
+    )
+    grouped: dict[str, dict[str, Decimal | str]] = {}
+    for code, kind, purpose, balance in rows:
+        slot = grouped.setdefault(code, {"kind": kind, "available": Decimal(0), "reserved": Decimal(0)})
+        slot["available" if purpose in _AVAILABLE else "reserved"] = balance
+    return [
+        AssetBalance(asset=code, kind=str(v["kind"]), available=Decimal(v["available"]), reserved=Decimal(v["reserved"]))
+        for code, v in grouped.items()
+    ]
+
+
+def ledger_account_get(*, trading_account_id: int | None, purpose: str, asset_code: str) -> LedgerAccount | None:
+    return (
+        LedgerAccount.objects.select_related("asset")
+        .filter(trading_account_id=trading_account_id, purpose=purpose, asset__code=asset_code)
+        .first()
+    )
+
+
+def statement_page(*, ledger_account_id: int, after_version: int = 0, limit: int = 100) -> Sequence[JournalEntry]:
+    """Entries of one ledger account in posting order, with their running balance, after a
+    version (keyset pagination: a page costs the same at any depth)."""
+    limit = max(1, min(int(limit), 1000))
+    return list(
+        JournalEntry.objects.select_related("transaction")
+        .filter(ledger_account_id=ledger_account_id, account_version__gt=after_version)
+        .order_by("account_version")[:limit]
+    )
+
+
+def balance_as_of(*, ledger_account_id: int, at: datetime) -> Decimal:
+    """The balance of a ledger account at a past instant: the balance after its last entry
+    posted at or before ``at`` (one row, found by index)."""
+    if at.tzinfo is None:
+        raise errors.ValidationError("The instant must be timezone-aware.", code="naive_datetime")
+    row = (
+        JournalEntry.objects.filter(ledger_account_id=ledger_account_id, posted_at__lte=at)
+        .order_by("-posted_at", "-account_version")
+        .values_list("balance_after", flat=True)
+        .first()
+    )
+    return row if row is not None else Decimal(0)

@@ -1,0 +1,125 @@
+"""Recompute the ledger from its entries and report every mismatch.
+
+Checks: each ledger account's stored balance and version against its entries (sum,
+count, contiguous versions, running balances); each transaction balances per asset and
+has at least two entries; the transaction sequence has no gaps; each reserved account
+equals the sum of its active holds; no forbidden negative balance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+CHUNK = 2000
+
+
+@dataclass
+class Report:
+    accounts_checked: int = 0
+    transactions_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _rows(sql: str, params: list[object] | None = None) -> Iterator[tuple[object, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        yield from cursor.fetchall()
+
+
+def _account_id_chunks() -> Iterator[tuple[int, int]]:
+    (low, high), = _rows("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM ledger_ledgeraccount")
+    assert isinstance(low, int) and isinstance(high, int)
+    start = low
+    while start <= high:
+        yield start, min(start + CHUNK - 1, high)
+        start += CHUNK
+
+
+def verify(progress: Callable[[int], None] | None = None) -> Report:
+    report = Report()
+    tick = progress or (lambda n: None)
+    for low, high in _account_id_chunks():
+        for account_id, balance, version, total, count, max_version, last_balance, negative in _rows(
+            """
+            SELECT a.id, a.balance, a.version, coalesce(sum(e.amount), 0), count(e.id),
+                   coalesce(max(e.account_version), 0),
+                   (SELECT balance_after FROM ledger_journalentry
+                     WHERE ledger_account_id = a.id ORDER BY account_version DESC LIMIT 1),
+                   (NOT a.allow_negative AND a.balance < 0)
+              FROM ledger_ledgeraccount a LEFT JOIN ledger_journalentry e ON e.ledger_account_id = a.id
+             WHERE a.id BETWEEN %s AND %s
+             GROUP BY a.id ORDER BY a.id
+            """,
+            [low, high],
+        ):
+            report.accounts_checked += 1
+            if balance != total:
+                report.problems.append(f"ledger account {account_id}: stored balance {balance} != sum of entries {total}")
+            if not (version == count == max_version):
+                report.problems.append(
+                    f"ledger account {account_id}: version {version}, {count} entries, highest entry version {max_version}"
+                )
+            if count and last_balance != balance:
+                report.problems.append(f"ledger account {account_id}: last balance_after {last_balance} != balance {balance}")
+            if negative:
+                report.problems.append(f"ledger account {account_id}: negative balance {balance} where forbidden")
+        for account_id, version, running, recorded in _rows(
+            """
+            SELECT ledger_account_id, account_version, running, balance_after FROM (
+                SELECT ledger_account_id, account_version, balance_after,
+                       sum(amount) OVER (PARTITION BY ledger_account_id ORDER BY account_version) AS running
+                  FROM ledger_journalentry WHERE ledger_account_id BETWEEN %s AND %s) t
+             WHERE running <> balance_after ORDER BY ledger_account_id, account_version LIMIT 20
+            """,
+            [low, high],
+        ):
+            report.problems.append(
+                f"ledger account {account_id}: entry version {version} records balance {recorded}, running sum is {running}"
+            )
+        tick(high - low + 1)
+
+    for txn_id, asset_id, total in _rows(
+        "SELECT transaction_id, asset_id, sum(amount) FROM ledger_journalentry "
+        "GROUP BY transaction_id, asset_id HAVING sum(amount) <> 0 ORDER BY transaction_id LIMIT 50"
+    ):
+        report.problems.append(f"transaction {txn_id}: asset {asset_id} sums to {total}, not zero")
+    for txn_id, count in _rows(
+        "SELECT t.id, count(e.id) FROM ledger_journaltransaction t LEFT JOIN ledger_journalentry e "
+        "ON e.transaction_id = t.id GROUP BY t.id HAVING count(e.id) < 2 ORDER BY t.id LIMIT 50"
+    ):
+        report.problems.append(f"transaction {txn_id}: {count} entries (a transaction needs at least two)")
+
+    (count, low_seq, high_seq), = _rows(
+        "SELECT count(*), coalesce(min(sequence), 1), coalesce(max(sequence), 0) FROM ledger_journaltransaction"
+    )
+    assert isinstance(count, int)
+    report.transactions_checked = count
+    if count and (low_seq != 1 or high_seq != count):
+        first_gap = next(
+            _rows(
+                "SELECT prev + 1 FROM (SELECT sequence, lag(sequence, 1, 0::bigint) OVER (ORDER BY sequence) AS prev "
+                "FROM ledger_journaltransaction) t WHERE sequence <> prev + 1 ORDER BY sequence LIMIT 1"
+            ),
+            (None,),
+        )[0]
+        report.problems.append(
+            f"transaction sequence: {count} transactions numbered {low_seq}..{high_seq}; first missing number {first_gap}"
+        )
+
+    for account_id, balance, held in _rows(
+        """
+        SELECT a.id, a.balance, coalesce(sum(h.remaining) FILTER (WHERE h.status = 'active'), 0)
+          FROM ledger_ledgeraccount a LEFT JOIN ledger_hold h ON h.reserved_account_id = a.id
+         WHERE a.purpose IN ('cash_reserved', 'position_reserved')
+         GROUP BY a.id HAVING a.balance <> coalesce(sum(h.remaining) FILTER (WHERE h.status = 'active'), 0)
+        """
+    ):
+        report.problems.append(f"reserved account {account_id}: balance {balance} != active holds {held}")
+    return report

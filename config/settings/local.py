@@ -1,0 +1,9 @@
+"""Local development: DEBUG on, the embedded PostgreSQL when no DATABASE_URL is set."""
+
+from config.embedded import database_url
+
+from .base import *  # noqa: F403
+from .base import database_settings, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+DATABASES = {"default": database_settings(database_url())}

@@ -1,0 +1,31 @@
+"""Production: everything from the environment, and refuse to start with unsafe values."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import database_settings, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+if DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
+if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("local-insecure"):
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set to a long random value in production.")
+_db_url = env("DATABASE_URL", default="")
+if not _db_url:
+    raise ImproperlyConfigured("DATABASE_URL must be set in production (no embedded database).")
+if not env("CELERY_BROKER_URL", default=""):
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production (RabbitMQ or Redis).")
+DATABASES = {"default": database_settings(_db_url)}
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the real host names.")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"

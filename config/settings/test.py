@@ -1,0 +1,15 @@
+"""Tests: real PostgreSQL (DATABASE_URL, else the embedded one), fast hashing."""
+
+from config.embedded import database_url
+
+from .base import *  # noqa: F403
+from .base import database_settings
+
+DEBUG = False
+DATABASES = {"default": database_settings(database_url())}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
