@@ -1,0 +1,53 @@
+"""Shared fixtures. Every test runs on real PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from apps.core.actors import system_actor
+from apps.ledger import services
+from apps.ledger.models import LedgerAccount, Purpose
+from apps.ledger.selectors import asset_get
+from tests.factories import TradingAccountFactory
+
+
+@pytest.fixture
+def actor(db):  # type: ignore[no-untyped-def]
+    return system_actor()
+
+
+@pytest.fixture
+def usd(db):  # type: ignore[no-untyped-def]
+    return asset_get("USD")
+
+
+@pytest.fixture
+def make_account(db):  # type: ignore[no-untyped-def]
+    def make(**kwargs):  # type: ignore[no-untyped-def]
+        return TradingAccountFactory(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def account(make_account):  # type: ignore[no-untyped-def]
+    return make_account()
+
+
+def cash(account, purpose=Purpose.CASH_AVAILABLE, currency="USD") -> LedgerAccount:  # type: ignore[no-untyped-def]
+    return LedgerAccount.objects.select_related("asset").get(
+        trading_account=account, purpose=purpose, asset__code=currency
+    )
+
+
+def balance(account, purpose=Purpose.CASH_AVAILABLE, currency="USD") -> Decimal:  # type: ignore[no-untyped-def]
+    return cash(account, purpose, currency).balance
+
+
+@pytest.fixture
+def funded(account, actor):  # type: ignore[no-untyped-def]
+    """An account with 1,000.00 USD available."""
+    services.cash_deposit(actor=actor, trading_account=account, currency="USD", amount="1000.00", idempotency_key=f"fund-{account.pk}")
+    return account
