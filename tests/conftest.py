@@ -8,9 +8,22 @@ import pytest
 
 from apps.core.actors import system_actor
 from apps.ledger import services
+from apps.ledger.currencies import currencies_ensure
 from apps.ledger.models import LedgerAccount, Purpose
 from apps.ledger.selectors import asset_get
+from apps.users.roles import roles_ensure
 from tests.factories import TradingAccountFactory
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):  # type: ignore[no-untyped-def]
+    """Transactional tests flush the database, migration data included: restore it."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("_django_db_helper")
+    currencies_ensure()
+    roles_ensure()
+    system_actor()
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@ key), the sequence counter row, and the common currencies."""
 
 from django.db import migrations
 
-CURRENCIES = [
-    ("USD", "US dollar", 2), ("EUR", "Euro", 2), ("GBP", "Pound sterling", 2),
-    ("CHF", "Swiss franc", 2), ("JPY", "Japanese yen", 0), ("CAD", "Canadian dollar", 2),
-]
+from apps.ledger.currencies import CURRENCIES  # constant data only
 
 
 def seed(apps, schema_editor):  # type: ignore[no-untyped-def]

@@ -1,0 +1,37 @@
+"""The Celery beat schedules, declared in code.
+
+``manage.py setup_schedules`` stores them with django-celery-beat's database scheduler (the one
+beat process reads them from there). To schedule a task, append a :class:`Schedule` here; its
+``name`` is the stable key, so changing the other fields and re-running the command updates it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One periodic task on a UTC crontab (same field syntax as cron)."""
+
+    name: str
+    task: str
+    minute: str = "0"
+    hour: str = "*"
+    day_of_week: str = "*"
+    day_of_month: str = "*"
+    month_of_year: str = "*"
+    kwargs: dict[str, object] = field(default_factory=dict)
+    queue: str | None = None
+    description: str = ""
+
+
+SCHEDULES: list[Schedule] = [
+    Schedule(
+        name="ledger: nightly verification",
+        task="ledger.verify",
+        minute="30",
+        hour="2",
+        description="Recompute every balance from its entries; log an error on any mismatch.",
+    ),
+]

@@ -1,0 +1,141 @@
+"""Figures: percentiles, the machine the benchmark ran on, and the printed tables."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    value = seconds * 1000
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+@dataclass
+class WriteFigure:
+    label: str
+    workers: int
+    postings: int
+    wall_seconds: float
+    latencies: list[float]
+    errors: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    deadlocks: int = 0
+    rollbacks: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.postings / self.wall_seconds if self.wall_seconds else 0.0
+
+
+@dataclass
+class ReadFigure:
+    label: str
+    samples: list[float]
+    note: str = ""
+
+
+@dataclass
+class Machine:
+    cpus: int
+    cpu_model: str
+    memory_gib: float
+    python: str
+    postgres: str
+    server: str
+    settings: str
+
+    def lines(self) -> list[str]:
+        return [
+            f"machine   {self.cpus} CPUs ({self.cpu_model}), {self.memory_gib:.0f} GiB RAM, Python {self.python}",
+            f"database  {self.postgres}; {self.server}",
+            f"settings  {self.settings}",
+        ]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _memory_gib() -> float:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def machine(*, embedded: bool) -> Machine:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('server_version')")
+        (version,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT name, setting FROM pg_settings WHERE name IN "
+            "('synchronous_commit', 'fsync', 'shared_buffers', 'max_connections', 'wal_sync_method') ORDER BY name"
+        )
+        settings = dict(cursor.fetchall())
+    host = connection.settings_dict.get("HOST") or "local socket"
+    where = "embedded (pgserver, config/embedded.py)" if embedded else "external server"
+    shared = int(settings.get("shared_buffers", "0")) * 8 // 1024
+    return Machine(
+        cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0,
+        cpu_model=_cpu_model(),
+        memory_gib=_memory_gib(),
+        python=platform.python_version(),
+        postgres=f"PostgreSQL {version}",
+        server=f"{where} at {host}",
+        settings=(
+            f"synchronous_commit={settings.get('synchronous_commit')}, fsync={settings.get('fsync')}, "
+            f"wal_sync_method={settings.get('wal_sync_method')}, shared_buffers={shared} MB"
+        ),
+    )
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def print_writes(figures: Sequence[WriteFigure]) -> None:
+    print()
+    print(f"{'Writes (every guarantee on)':<46} {'postings':>8} {'rate':>10} {'p50 ms':>8} {'p99 ms':>8}  notes")
+    for fig in figures:
+        notes = [f"retries {fig.retries}", f"deadlocks {fig.deadlocks}"]
+        if fig.errors:
+            notes.append("errors " + ", ".join(f"{name} {count}" for name, count in sorted(fig.errors.items())))
+        else:
+            notes.append("errors 0")
+        print(
+            f"{fig.label:<46} {fig.postings:>8} {fig.rate:>6.0f} tx/s {ms(percentile(fig.latencies, 50)):>8} "
+            f"{ms(percentile(fig.latencies, 99)):>8}  {', '.join(notes)}"
+        )
+
+
+def print_reads(title: str, figures: Sequence[ReadFigure]) -> None:
+    print()
+    print(f"{title:<58} {'reads':>6} {'p50 ms':>8} {'p99 ms':>8}")
+    for fig in figures:
+        label = f"{fig.label} {fig.note}".rstrip()
+        print(f"{label:<58} {len(fig.samples):>6} {ms(percentile(fig.samples, 50)):>8} {ms(percentile(fig.samples, 99)):>8}")
