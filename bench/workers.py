@@ -17,7 +17,7 @@ from decimal import Decimal
 from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Event
 from queue import Empty
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from bench import database
 
@@ -237,6 +237,3 @@ def specs(mode: Mode, *, workers: int, total: int, actor_id: int, ids: tuple[int
         Spec(mode, index, share + (1 if index < extra else 0), actor_id, ids, key) for index in range(workers)
     ]
 
-
-def as_args(value: Any) -> tuple[int, ...]:
-    return tuple(int(v) for v in value)

@@ -37,7 +37,7 @@ def stop_embedded() -> None:
 
     if not (DATA_DIR / "postmaster.pid").exists():
         return
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     # pgserver runs the server as its own system user when we are root.
     user = "pgserver" if os.geteuid() == 0 else None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config.embedded import DATA_DIR, embedded_database_url, stop_embedded  # noqa: E402
+from config.embedded import DATA_DIR, embedded_database_url, stop_embedded
 
 
 def main(argv: list[str]) -> int:

@@ -62,5 +62,7 @@ def balance(account, purpose=Purpose.CASH_AVAILABLE, currency="USD") -> Decimal:
 @pytest.fixture
 def funded(account, actor):  # type: ignore[no-untyped-def]
     """An account with 1,000.00 USD available."""
-    services.cash_deposit(actor=actor, trading_account=account, currency="USD", amount="1000.00", idempotency_key=f"fund-{account.pk}")
+    services.cash_deposit(
+        actor=actor, trading_account=account, currency="USD", amount="1000.00", idempotency_key=f"fund-{account.pk}"
+    )
     return account

@@ -11,7 +11,7 @@ from apps.accounts.models import TradingAccount
 from apps.ledger.models import LedgerAccount
 
 
-class LedgerAccountInline(admin.TabularInline):  # type: ignore[type-arg]
+class LedgerAccountInline(admin.TabularInline):
     model = LedgerAccount
     fields = ("purpose", "asset", "balance", "version")
     readonly_fields = fields

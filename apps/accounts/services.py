@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from django.db import connection, transaction
 from guardian.shortcuts import assign_perm
 
-from apps.core.errors import NotFound, ValidationError
 from apps.accounts.models import AccountStatus, TradingAccount
+from apps.core.errors import NotFound, ValidationError
 from apps.ledger import services as ledger_services
 from apps.ledger.models import AssetKind
 from apps.ledger.selectors import asset_get

@@ -18,4 +18,4 @@ def system_actor() -> User:
         username=settings.SYSTEM_USERNAME,
         defaults={"is_active": False, "first_name": "System"},
     )
-    return user  # type: ignore[return-value]
+    return user

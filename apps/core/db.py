@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import random
 import time
-from typing import Callable, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from django.db import OperationalError, transaction
 
@@ -39,7 +40,7 @@ def atomic_with_retry(attempts: int = 5, base_delay: float = 0.005) -> Callable[
                 except OperationalError as exc:
                     if not is_retryable(exc) or attempt == attempts - 1:
                         raise
-                    time.sleep(base_delay * (2**attempt) * (1 + random.random()))
+                    time.sleep(base_delay * (2**attempt) * (1 + random.random()))  # noqa: S311 - jitter, not security
             raise AssertionError("unreachable")  # pragma: no cover
 
         return wrapper

@@ -19,8 +19,12 @@ def to_decimal(value: Any, *, field: str = "amount") -> Decimal:
     Accepts Decimal, int and str; refuses float (binary fractions are not money), bool,
     NaN and infinities.
     """
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValidationError(f"{field} must be a decimal string or Decimal, not {type(value).__name__}.", code="invalid_amount", field=field)
+    if isinstance(value, (bool, float)):
+        raise ValidationError(
+            f"{field} must be a decimal string or Decimal, not {type(value).__name__}.",
+            code="invalid_amount",
+            field=field,
+        )
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, (int, str)):
@@ -29,7 +33,9 @@ def to_decimal(value: Any, *, field: str = "amount") -> Decimal:
         except InvalidOperation:
             raise ValidationError(f"{field} is not a number: {value!r}.", code="invalid_amount", field=field) from None
     else:
-        raise ValidationError(f"{field} has an unsupported type {type(value).__name__}.", code="invalid_amount", field=field)
+        raise ValidationError(
+            f"{field} has an unsupported type {type(value).__name__}.", code="invalid_amount", field=field
+        )
     if not result.is_finite():
         raise ValidationError(f"{field} must be finite.", code="invalid_amount", field=field)
     return result
@@ -45,5 +51,7 @@ def check_scale(value: Decimal, *, scale: int, field: str = "amount") -> Decimal
     except InvalidOperation:
         raise ValidationError(f"{field} {value} is too large.", code="invalid_amount", field=field) from None
     if quantized != value:
-        raise ValidationError(f"{field} {value} has more than {scale} decimal places.", code="invalid_amount", field=field)
+        raise ValidationError(
+            f"{field} {value} has more than {scale} decimal places.", code="invalid_amount", field=field
+        )
     return quantized

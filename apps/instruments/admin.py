@@ -6,14 +6,14 @@ from django.http import HttpRequest
 from apps.instruments.models import Instrument, ReferencePrice
 
 
-class ReferencePriceInline(admin.StackedInline):  # type: ignore[type-arg]
+class ReferencePriceInline(admin.StackedInline):
     model = ReferencePrice
     extra = 0
     can_delete = False
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class InstrumentAdmin(admin.ModelAdmin):
     list_display = ("symbol", "name", "asset_class", "currency", "tick_size", "lot_size", "active")
     list_filter = ("asset_class", "currency", "active")
     search_fields = ("symbol", "name")

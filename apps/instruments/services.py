@@ -34,11 +34,24 @@ def _positive(value: Any, field: str) -> Decimal:
 
 
 def instrument_create(
-    *, actor: User, symbol: str, name: str, currency: str, tick_size: Any, lot_size: Any,
-    asset_class: str = AssetClass.EQUITY, active: bool = True,
+    *,
+    actor: User,
+    symbol: str,
+    name: str,
+    currency: str,
+    tick_size: Any,
+    lot_size: Any,
+    asset_class: str = AssetClass.EQUITY,
+    active: bool = True,
 ) -> Instrument:
     """Create an instrument and the ledger asset for its units (scale from the lot size)."""
-    if not isinstance(symbol, str) or not symbol or len(symbol) > 32 or not symbol.isprintable() or symbol != symbol.strip():
+    if (
+        not isinstance(symbol, str)
+        or not symbol
+        or len(symbol) > 32
+        or not symbol.isprintable()
+        or symbol != symbol.strip()
+    ):
         raise ValidationError("The symbol must be 1 to 32 printable characters.", code="invalid_symbol")
     if asset_class not in AssetClass.values:
         raise ValidationError(f"Unknown asset class {asset_class!r}.", code="invalid_asset_class")
@@ -54,8 +67,13 @@ def instrument_create(
         instrument, _ = Instrument.objects.get_or_create(
             symbol=symbol,
             defaults={
-                "name": name, "currency": currency_asset.code, "tick_size": tick, "lot_size": lot,
-                "asset_class": asset_class, "active": active, "asset": asset,
+                "name": name,
+                "currency": currency_asset.code,
+                "tick_size": tick,
+                "lot_size": lot,
+                "asset_class": asset_class,
+                "active": active,
+                "asset": asset,
             },
         )
     return instrument
@@ -69,7 +87,8 @@ def reference_price_set(
     if value % instrument.tick_size != 0:
         raise ValidationError(
             f"price {value} is not a multiple of the tick size {instrument.tick_size.normalize()}.",
-            code="invalid_price", field="price",
+            code="invalid_price",
+            field="price",
         )
     when = as_of or timezone.now()
     if when.tzinfo is None:

@@ -28,7 +28,11 @@ class EntryInline(ReadOnlyInline):
     readonly_fields = fields
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).select_related("ledger_account__asset", "ledger_account__trading_account", "asset")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("ledger_account__asset", "ledger_account__trading_account", "asset")
+        )
 
 
 @admin.register(JournalTransaction)
@@ -45,7 +49,16 @@ class JournalTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "transaction", "ledger_account", "asset", "amount", "account_version", "balance_after", "posted_at")
+    list_display = (
+        "id",
+        "transaction",
+        "ledger_account",
+        "asset",
+        "amount",
+        "account_version",
+        "balance_after",
+        "posted_at",
+    )
     list_filter = ("asset",)
     search_fields = ("ledger_account__trading_account__number",)
     list_select_related = ("transaction", "ledger_account__trading_account", "ledger_account__asset", "asset")

@@ -93,7 +93,8 @@ class LedgerAccount(models.Model):
         ordering = ("id",)
         constraints = [
             models.UniqueConstraint(
-                fields=("trading_account", "purpose", "asset"), name="ledger_account_unique_owner_purpose_asset",
+                fields=("trading_account", "purpose", "asset"),
+                name="ledger_account_unique_owner_purpose_asset",
                 nulls_distinct=False,
             ),
             # Target of the composite foreign key that ties each entry's asset to its account's.
@@ -139,7 +140,9 @@ class TransactionKind(models.TextChoices):
     REVERSAL = "reversal", "Reversal"
 
 
-NOT_REVERSIBLE_KINDS = frozenset({TransactionKind.HOLD, TransactionKind.RELEASE, TransactionKind.CAPTURE, TransactionKind.REVERSAL})
+NOT_REVERSIBLE_KINDS = frozenset(
+    {TransactionKind.HOLD, TransactionKind.RELEASE, TransactionKind.CAPTURE, TransactionKind.REVERSAL}
+)
 
 _APPEND_ONLY = [
     pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
@@ -162,7 +165,11 @@ class JournalTransaction(models.Model):
     correlation_id = models.CharField(max_length=64, blank=True)
     posted_at = models.DateTimeField()
     reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
         help_text="The transaction this one reverses (each is reversed at most once).",
     )
     hold = models.ForeignKey("Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions")
@@ -256,6 +263,9 @@ class JournalEntry(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.ledger_account_id} v{self.account_version} {self.amount:+f}"
+
 
 class LedgerSequence(models.Model):
     """The single counter row behind the gap-free transaction sequence."""
@@ -265,6 +275,9 @@ class LedgerSequence(models.Model):
 
     class Meta:
         db_table = "ledger_sequence"
+
+    def __str__(self) -> str:
+        return f"sequence at {self.last_value}"
 
 
 class HoldStatus(models.TextChoices):
@@ -298,7 +311,9 @@ class Hold(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_hold_amount_positive"),
             models.CheckConstraint(
-                condition=Q(remaining__gte=0) & Q(captured__gte=0) & Q(remaining__lte=models.F("amount") - models.F("captured")),
+                condition=Q(remaining__gte=0)
+                & Q(captured__gte=0)
+                & Q(remaining__lte=models.F("amount") - models.F("captured")),
                 name="ledger_hold_remaining_within_amount",
             ),
             models.CheckConstraint(

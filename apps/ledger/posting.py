@@ -32,8 +32,7 @@ def find_replay(idempotency_key: str, fingerprint: str) -> JournalTransaction | 
         return None
     if existing.fingerprint != fingerprint:
         raise errors.IdempotencyConflict(
-            f"Idempotency key {idempotency_key!r} was already used for a different transaction "
-            f"(#{existing.sequence}).",
+            f"Idempotency key {idempotency_key!r} was already used for a different transaction (#{existing.sequence}).",
             transaction_id=existing.pk,
         )
     existing.replayed = True
@@ -118,7 +117,7 @@ def post_locked(
 
 def _store_balances(accounts: Sequence[LedgerAccount]) -> None:
     values = ", ".join(["(%s::bigint, %s::numeric, %s::bigint)"] * len(accounts))
-    params: list[object] = []
+    params: list[int | Decimal] = []
     for account in accounts:
         params += [account.pk, account.balance, account.version]
     with connection.cursor() as cursor:

@@ -47,7 +47,9 @@ def balance_list(*, trading_account_id: int) -> list[AssetBalance]:
         slot = grouped.setdefault(code, {"kind": kind, "available": Decimal(0), "reserved": Decimal(0)})
         slot["available" if purpose in _AVAILABLE else "reserved"] = balance
     return [
-        AssetBalance(asset=code, kind=str(v["kind"]), available=Decimal(v["available"]), reserved=Decimal(v["reserved"]))
+        AssetBalance(
+            asset=code, kind=str(v["kind"]), available=Decimal(v["available"]), reserved=Decimal(v["reserved"])
+        )
         for code, v in grouped.items()
     ]
 

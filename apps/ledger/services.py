@@ -110,8 +110,14 @@ def journal_transaction_post(
             return replay
         accounts = locks.lock_ledger_accounts(leg.account_id for leg in normalized)
         return post_locked(
-            accounts=accounts, legs=normalized, kind=kind, idempotency_key=key, fingerprint=fp,
-            actor_id=actor.pk, memo=memo, reference=reference,
+            accounts=accounts,
+            legs=normalized,
+            kind=kind,
+            idempotency_key=key,
+            fingerprint=fp,
+            actor_id=actor.pk,
+            memo=memo,
+            reference=reference,
         )
 
     return _idempotent(key, fp, attempt, lambda txn: txn)
@@ -137,8 +143,14 @@ def journal_transaction_reverse(
         if JournalTransaction.objects.filter(reverses=transaction).exists():
             raise errors.AlreadyReversed(f"Transaction #{transaction.sequence} has already been reversed.")
         return post_locked(
-            accounts=accounts, legs=legs, kind=TransactionKind.REVERSAL, idempotency_key=key, fingerprint=fp,
-            actor_id=actor.pk, memo=memo or f"Reversal of #{transaction.sequence}", reference=transaction.reference,
+            accounts=accounts,
+            legs=legs,
+            kind=TransactionKind.REVERSAL,
+            idempotency_key=key,
+            fingerprint=fp,
+            actor_id=actor.pk,
+            memo=memo or f"Reversal of #{transaction.sequence}",
+            reference=transaction.reference,
             reverses_id=transaction.pk,
         )
 
@@ -156,8 +168,15 @@ def _positive(amount: Any, scale: int) -> Decimal:
 
 
 def _cash_movement(
-    *, actor: User, trading_account: TradingAccount, currency: str, amount: Any, idempotency_key: str,
-    memo: str, kind: str, house_purpose: str,
+    *,
+    actor: User,
+    trading_account: TradingAccount,
+    currency: str,
+    amount: Any,
+    idempotency_key: str,
+    memo: str,
+    kind: str,
+    house_purpose: str,
 ) -> JournalTransaction:
     from apps.accounts.models import AccountStatus
 
@@ -168,7 +187,9 @@ def _cash_movement(
     key = check_idempotency_key(idempotency_key)
     if trading_account.status == AccountStatus.CLOSED:
         raise errors.AccountNotOpen(f"Account {trading_account.number} is closed.")
-    client = ledger_account_get_or_create(trading_account_id=trading_account.pk, purpose=Purpose.CASH_AVAILABLE, asset=asset)
+    client = ledger_account_get_or_create(
+        trading_account_id=trading_account.pk, purpose=Purpose.CASH_AVAILABLE, asset=asset
+    )
     house = ledger_account_get_or_create(trading_account_id=None, purpose=house_purpose, asset=asset)
     sign = 1 if kind == TransactionKind.DEPOSIT else -1
     legs = [Leg(client.pk, sign * value), Leg(house.pk, -sign * value)]
@@ -180,8 +201,13 @@ def cash_deposit(
 ) -> JournalTransaction:
     """Credit the account's available cash from deposit clearing."""
     return _cash_movement(
-        actor=actor, trading_account=trading_account, currency=currency, amount=amount,
-        idempotency_key=idempotency_key, memo=memo, kind=TransactionKind.DEPOSIT,
+        actor=actor,
+        trading_account=trading_account,
+        currency=currency,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        memo=memo,
+        kind=TransactionKind.DEPOSIT,
         house_purpose=Purpose.DEPOSIT_CLEARING,
     )
 
@@ -191,8 +217,13 @@ def cash_withdraw(
 ) -> JournalTransaction:
     """Debit the account's available cash to withdrawal clearing; never overdraws (holds count)."""
     return _cash_movement(
-        actor=actor, trading_account=trading_account, currency=currency, amount=amount,
-        idempotency_key=idempotency_key, memo=memo, kind=TransactionKind.WITHDRAWAL,
+        actor=actor,
+        trading_account=trading_account,
+        currency=currency,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        memo=memo,
+        kind=TransactionKind.WITHDRAWAL,
         house_purpose=Purpose.WITHDRAWAL_CLEARING,
     )
 
@@ -223,20 +254,39 @@ def hold_reserve(
             return Hold.objects.get(reserve_transaction=replay)
         accounts = locks.lock_ledger_accounts([account.pk, reserved.pk])
         txn = post_locked(
-            accounts=accounts, legs=legs, kind=TransactionKind.HOLD, idempotency_key=key, fingerprint=fp,
-            actor_id=actor.pk, memo=memo, reference=reference,
+            accounts=accounts,
+            legs=legs,
+            kind=TransactionKind.HOLD,
+            idempotency_key=key,
+            fingerprint=fp,
+            actor_id=actor.pk,
+            memo=memo,
+            reference=reference,
         )
         now = txn.posted_at
         return Hold.objects.create(
-            available_account=account, reserved_account=reserved, amount=value, remaining=value,
-            reference=reference, reserve_transaction=txn, created_at=now, updated_at=now,
+            available_account=account,
+            reserved_account=reserved,
+            amount=value,
+            remaining=value,
+            reference=reference,
+            reserve_transaction=txn,
+            created_at=now,
+            updated_at=now,
         )
 
     return _idempotent(key, fp, attempt, lambda txn: Hold.objects.get(reserve_transaction=txn))
 
 
 def _hold_settle(
-    *, actor: User, hold: Hold, amount: Any, idempotency_key: str, kind: str, destination_id: int, memo: str,
+    *,
+    actor: User,
+    hold: Hold,
+    amount: Any,
+    idempotency_key: str,
+    kind: str,
+    destination_id: int,
+    memo: str,
 ) -> JournalTransaction:
     asset = hold.reserved_account.asset
     value = hold.remaining if amount is None else _positive(amount, asset.scale)
@@ -257,8 +307,15 @@ def _hold_settle(
         if value > locked.remaining:
             raise errors.HoldExceeded(f"Hold {locked.pk} has {locked.remaining:f} remaining; {value:f} was asked.")
         txn = post_locked(
-            accounts=accounts, legs=legs, kind=kind, idempotency_key=key, fingerprint=fp, actor_id=actor.pk,
-            memo=memo, reference=locked.reference, hold_id=locked.pk,
+            accounts=accounts,
+            legs=legs,
+            kind=kind,
+            idempotency_key=key,
+            fingerprint=fp,
+            actor_id=actor.pk,
+            memo=memo,
+            reference=locked.reference,
+            hold_id=locked.pk,
         )
         locked.remaining -= value
         if kind == TransactionKind.CAPTURE:
@@ -283,8 +340,13 @@ def hold_release(
 ) -> JournalTransaction:
     """Return ``amount`` (default: all that remains) of a hold to the available account."""
     return _hold_settle(
-        actor=actor, hold=hold, amount=amount, idempotency_key=idempotency_key, kind=TransactionKind.RELEASE,
-        destination_id=hold.available_account_id, memo=memo,
+        actor=actor,
+        hold=hold,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        kind=TransactionKind.RELEASE,
+        destination_id=hold.available_account_id,
+        memo=memo,
     )
 
 
@@ -297,8 +359,13 @@ def hold_capture(
             f"The destination holds {destination.asset.code}; the hold is in {hold.reserved_account.asset.code}."
         )
     return _hold_settle(
-        actor=actor, hold=hold, amount=amount, idempotency_key=idempotency_key, kind=TransactionKind.CAPTURE,
-        destination_id=destination.pk, memo=memo,
+        actor=actor,
+        hold=hold,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        kind=TransactionKind.CAPTURE,
+        destination_id=destination.pk,
+        memo=memo,
     )
 
 
@@ -308,7 +375,9 @@ def ledger_accounts_open(*, trading_account: TradingAccount, currencies: Sequenc
     for code in currencies:
         asset = asset_get(code)
         for purpose in (Purpose.CASH_AVAILABLE, Purpose.CASH_RESERVED):
-            result.append(ledger_account_get_or_create(trading_account_id=trading_account.pk, purpose=purpose, asset=asset))
+            result.append(
+                ledger_account_get_or_create(trading_account_id=trading_account.pk, purpose=purpose, asset=asset)
+            )
     return result
 
 

@@ -8,7 +8,7 @@ equals the sum of its active holds; no forbidden negative balance.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -27,14 +27,14 @@ class Report:
         return not self.problems
 
 
-def _rows(sql: str, params: list[object] | None = None) -> Iterator[tuple[object, ...]]:
+def _rows(sql: str, params: Sequence[int] | None = None) -> Iterator[tuple[object, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
         yield from cursor.fetchall()
 
 
 def _account_id_chunks() -> Iterator[tuple[int, int]]:
-    (low, high), = _rows("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM ledger_ledgeraccount")
+    ((low, high),) = _rows("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM ledger_ledgeraccount")
     assert isinstance(low, int) and isinstance(high, int)
     start = low
     while start <= high:
@@ -61,13 +61,18 @@ def verify(progress: Callable[[int], None] | None = None) -> Report:
         ):
             report.accounts_checked += 1
             if balance != total:
-                report.problems.append(f"ledger account {account_id}: stored balance {balance} != sum of entries {total}")
+                report.problems.append(
+                    f"ledger account {account_id}: stored balance {balance} != sum of entries {total}"
+                )
             if not (version == count == max_version):
                 report.problems.append(
-                    f"ledger account {account_id}: version {version}, {count} entries, highest entry version {max_version}"
+                    f"ledger account {account_id}: version {version}, {count} entries, "
+                    f"highest entry version {max_version}"
                 )
             if count and last_balance != balance:
-                report.problems.append(f"ledger account {account_id}: last balance_after {last_balance} != balance {balance}")
+                report.problems.append(
+                    f"ledger account {account_id}: last balance_after {last_balance} != balance {balance}"
+                )
             if negative:
                 report.problems.append(f"ledger account {account_id}: negative balance {balance} where forbidden")
         for account_id, version, running, recorded in _rows(
@@ -81,7 +86,8 @@ def verify(progress: Callable[[int], None] | None = None) -> Report:
             [low, high],
         ):
             report.problems.append(
-                f"ledger account {account_id}: entry version {version} records balance {recorded}, running sum is {running}"
+                f"ledger account {account_id}: entry version {version} records balance {recorded}, "
+                f"running sum is {running}"
             )
         tick(high - low + 1)
 
@@ -96,7 +102,7 @@ def verify(progress: Callable[[int], None] | None = None) -> Report:
     ):
         report.problems.append(f"transaction {txn_id}: {count} entries (a transaction needs at least two)")
 
-    (count, low_seq, high_seq), = _rows(
+    ((count, low_seq, high_seq),) = _rows(
         "SELECT count(*), coalesce(min(sequence), 1), coalesce(max(sequence), 0) FROM ledger_journaltransaction"
     )
     assert isinstance(count, int)
@@ -110,7 +116,8 @@ def verify(progress: Callable[[int], None] | None = None) -> Report:
             (None,),
         )[0]
         report.problems.append(
-            f"transaction sequence: {count} transactions numbered {low_seq}..{high_seq}; first missing number {first_gap}"
+            f"transaction sequence: {count} transactions numbered {low_seq}..{high_seq}; "
+            f"first missing number {first_gap}"
         )
 
     for account_id, balance, held in _rows(

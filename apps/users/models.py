@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser
 class User(AbstractUser):
     """A person (client or staff) or the named system actor. Users are deactivated, never deleted."""
 
-    class Meta(AbstractUser.Meta):
-        swappable = "AUTH_USER_MODEL"
+    class Meta:
         db_table = "users_user"
+        verbose_name = "user"
+        verbose_name_plural = "users"

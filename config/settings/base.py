@@ -71,7 +71,7 @@ def database_settings(url: str) -> dict[str, object]:
     """One PostgreSQL database from a URL; never anything but PostgreSQL."""
     db = environ.Env.db_url_config(url)
     if db["ENGINE"] != "django.db.backends.postgresql":
-        raise RuntimeError("This service runs on PostgreSQL only (got %s)." % db["ENGINE"])
+        raise RuntimeError(f"This service runs on PostgreSQL only (got {db['ENGINE']}).")
     db["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     db["CONN_HEALTH_CHECKS"] = True
     db.setdefault("OPTIONS", {})

@@ -2,7 +2,7 @@
 
 from config.embedded import database_url
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import database_settings
 
 DEBUG = False

@@ -52,7 +52,8 @@ def _wait_for(log: Path, pattern: re.Pattern[str], worker: subprocess.Popen[byte
         if worker.poll() is not None:
             pytest.fail(f"the worker exited with {worker.returncode}:\n{text[-4000:]}")
         time.sleep(0.2)
-    pytest.fail(f"no {pattern.pattern!r} within {WAIT_SECONDS}s; worker log:\n{log.read_text(errors='replace')[-4000:]}")
+    tail = log.read_text(errors="replace")[-4000:]
+    pytest.fail(f"no {pattern.pattern!r} within {WAIT_SECONDS}s; worker log:\n{tail}")
 
 
 def _enqueue_verify(broker_dir: Path) -> str:

@@ -62,7 +62,8 @@ def test_bad_hold_amounts(funded, actor, amount, code):
 
 
 @pytest.mark.parametrize(
-    ("currency", "code"), [("XYZ", "unknown_asset"), ("usd", "unknown_asset"), ("", "unknown_asset"), (None, "unknown_asset")]
+    ("currency", "code"),
+    [("XYZ", "unknown_asset"), ("usd", "unknown_asset"), ("", "unknown_asset"), (None, "unknown_asset")],
 )
 def test_unknown_currency(funded, actor, currency, code):
     before = snapshot()
@@ -103,7 +104,9 @@ def test_bad_legs(funded, make_account, actor):
     for legs, code in cases:
         before = snapshot()
         with pytest.raises(ApplicationError) as info:
-            services.journal_transaction_post(actor=actor, kind=TransactionKind.TRANSFER, legs=legs, idempotency_key="k")
+            services.journal_transaction_post(
+                actor=actor, kind=TransactionKind.TRANSFER, legs=legs, idempotency_key="k"
+            )
         assert info.value.code == code, legs
         assert snapshot() == before
 

@@ -31,7 +31,7 @@ def sql(statement: str, params: list[object] | None = None) -> None:
     ],
 )
 def test_entries_and_transactions_refuse_update_and_delete(funded, statement):
-    with pytest.raises(DatabaseError, match="Cannot (update|delete)"), transaction.atomic():
+    with pytest.raises(DatabaseError, match=r"Cannot (update|delete)"), transaction.atomic():
         sql(statement)
     assert verify().ok
 
@@ -56,7 +56,9 @@ def test_ledger_account_refuses_identity_change_and_delete(funded):
 def test_client_accounts_cannot_be_allowed_negative(account):
     with pytest.raises(IntegrityError, match="ledger_account_client_never_negative"), transaction.atomic():
         LedgerAccount.objects.create(
-            trading_account=account, purpose=Purpose.POSITION_AVAILABLE, asset_id=cash(account).asset_id,
+            trading_account=account,
+            purpose=Purpose.POSITION_AVAILABLE,
+            asset_id=cash(account).asset_id,
             allow_negative=True,
         )
 
@@ -85,8 +87,15 @@ def _insert_raw_transaction(actor_id: int, legs: list[tuple[LedgerAccount, Decim
             cursor.execute(
                 "INSERT INTO ledger_journalentry (transaction_id, ledger_account_id, asset_id, amount, "
                 "account_version, balance_after, posted_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [txn_id, account.pk, account.asset_id, amount, account.version + 1, account.balance + amount,
-                 timezone.now()],
+                [
+                    txn_id,
+                    account.pk,
+                    account.asset_id,
+                    amount,
+                    account.version + 1,
+                    account.balance + amount,
+                    timezone.now(),
+                ],
             )
 
 
@@ -118,21 +127,24 @@ def test_entry_asset_must_match_its_account(make_account):
     actor = system_actor()
     a = make_account()
     eur = asset_get("EUR")
-    with pytest.raises(IntegrityError, match="ledger_entry_asset_is_account_asset"), transaction.atomic():
-        with connection.cursor() as cursor:
+    with (
+        pytest.raises(IntegrityError, match="ledger_entry_asset_is_account_asset"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO ledger_journaltransaction (kind, idempotency_key, fingerprint, reference, memo, "
+            "actor_id, correlation_id, posted_at) VALUES ('adjustment', 'k', 'x', '', '', %s, '', now()) "
+            "RETURNING id",
+            [actor.pk],
+        )
+        (txn_id,) = cursor.fetchone()
+        for amount in (Decimal("1"), Decimal("-1")):
             cursor.execute(
-                "INSERT INTO ledger_journaltransaction (kind, idempotency_key, fingerprint, reference, memo, "
-                "actor_id, correlation_id, posted_at) VALUES ('adjustment', 'k', 'x', '', '', %s, '', now()) "
-                "RETURNING id",
-                [actor.pk],
+                "INSERT INTO ledger_journalentry (transaction_id, ledger_account_id, asset_id, amount, "
+                "account_version, balance_after, posted_at) VALUES (%s, %s, %s, %s, %s, 0, now())",
+                [txn_id, cash(a).pk, eur.pk, amount, 1 if amount > 0 else 2],
             )
-            (txn_id,) = cursor.fetchone()
-            for amount in (Decimal("1"), Decimal("-1")):
-                cursor.execute(
-                    "INSERT INTO ledger_journalentry (transaction_id, ledger_account_id, asset_id, amount, "
-                    "account_version, balance_after, posted_at) VALUES (%s, %s, %s, %s, %s, 0, now())",
-                    [txn_id, cash(a).pk, eur.pk, amount, 1 if amount > 0 else 2],
-                )
     assert JournalEntry.objects.count() == 0
 
 

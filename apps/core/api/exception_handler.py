@@ -29,7 +29,13 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, exceptions.ValidationError):
-        return _problem(status.HTTP_400_BAD_REQUEST, "invalid", "Invalid input", "The request has invalid fields.", errors=exc.detail)
+        return _problem(
+            status.HTTP_400_BAD_REQUEST,
+            "invalid",
+            "Invalid input",
+            "The request has invalid fields.",
+            errors=exc.detail,
+        )
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else "error"

@@ -51,9 +51,7 @@ OPERATIONS_CHANGE = ("change_instrument", "change_referenceprice")
 
 def _role_permissions() -> dict[str, list[Permission]]:
     view = list(Permission.objects.filter(content_type__app_label__in=VIEW_APPS, codename__startswith="view_"))
-    change = list(
-        Permission.objects.filter(content_type__app_label="instruments", codename__in=OPERATIONS_CHANGE)
-    )
+    change = list(Permission.objects.filter(content_type__app_label="instruments", codename__in=OPERATIONS_CHANGE))
     return {COMPLIANCE: view, OPERATIONS: view + change}
 
 
@@ -87,8 +85,12 @@ class Command(BaseCommand):
                 account = trading_account_create(actor=actor, name=name, base_currency="USD", owner=owner)
                 self.stdout.write(f"opened trading account {account.number} for {username}")
             cash_deposit(
-                actor=actor, trading_account=account, currency="USD", amount=amount,
-                idempotency_key=f"demo:deposit:{username}", memo="Demo deposit",
+                actor=actor,
+                trading_account=account,
+                currency="USD",
+                amount=amount,
+                idempotency_key=f"demo:deposit:{username}",
+                memo="Demo deposit",
             )
         for symbol, name, price in INSTRUMENTS:
             instrument = instrument_get(symbol) or instrument_create(
@@ -102,8 +104,12 @@ class Command(BaseCommand):
         available = ledger_account_get(trading_account_id=account.pk, purpose=Purpose.CASH_AVAILABLE, asset_code="USD")
         assert available is not None
         hold_reserve(
-            actor=actor, account=available, amount=amount, idempotency_key=f"demo:hold:{username}",
-            reference="demo-order-1", memo=memo,
+            actor=actor,
+            account=available,
+            amount=amount,
+            idempotency_key=f"demo:hold:{username}",
+            reference="demo-order-1",
+            memo=memo,
         )
         self.stdout.write(self.style.SUCCESS("demo data ready"))
 
@@ -116,9 +122,7 @@ class Command(BaseCommand):
                 if missing:
                     group.permissions.add(*missing)
             for username, password, _ in DEMO_LOGINS:
-                user, created = _user(
-                    username, password, superuser=username == "admin", staff=username in STAFF_GROUPS
-                )
+                user, created = _user(username, password, superuser=username == "admin", staff=username in STAFF_GROUPS)
                 if created:
                     self.stdout.write(f"created user {username}")
                 if username in STAFF_GROUPS and not user.groups.filter(name=STAFF_GROUPS[username]).exists():

@@ -63,7 +63,9 @@ class Command(BaseCommand):
             for schedule in SCHEDULES:
                 outcome = _store(schedule)
                 self.stdout.write(f"{outcome} schedule {schedule.name!r} -> {schedule.task}")
-            stale = PeriodicTask.objects.filter(description__endswith=MANAGED_MARK, enabled=True).exclude(name__in=names)
+            stale = PeriodicTask.objects.filter(description__endswith=MANAGED_MARK, enabled=True).exclude(
+                name__in=names
+            )
             for task in stale:
                 task.enabled = False
                 task.save(update_fields=["enabled"])
