@@ -90,17 +90,13 @@ def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 def _commands(port: int) -> dict[str, list[str]]:
     beat_dir = VAR_DIR / "celery"
     beat_dir.mkdir(parents=True, exist_ok=True)
+    gunicorn = [PY, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"]
     celery = [PY, "-m", "celery", "-A", "config"]
+    beat_files = ["--schedule", str(beat_dir / "beat-schedule"), "--pidfile", str(beat_dir / "beat.pid")]
     return {
-        "web server": [
-            *(PY, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"),
-            *"--workers 2 --threads 2 --graceful-timeout 10 --access-logfile -".split(),
-        ],
-        "Celery worker": [*celery, *"worker -l info --concurrency 2".split()],
-        "Celery beat": [
-            *celery, *"beat -l info".split(),
-            *("--schedule", str(beat_dir / "beat-schedule"), "--pidfile", str(beat_dir / "beat.pid")),
-        ],
+        "web server": [*gunicorn, "--workers", "2", "--threads", "2", "--graceful-timeout", "10"],
+        "Celery worker": [*celery, "worker", "-l", "info", "--concurrency", "2"],
+        "Celery beat": [*celery, "beat", "-l", "info", *beat_files],
     }
 
 

@@ -88,11 +88,9 @@ def test_a_real_worker_runs_ledger_verify_on_the_test_database(tmp_path: Path) -
         "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),
     }
     TradingAccountFactory()  # committed: the worker must see its ledger accounts
-    command = [
-        sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-        "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "info",
-        "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-    ]
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1"]
+    command += ["--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "info"]
+    command += ["-n", f"test-{uuid.uuid4().hex[:8]}@%h"]
     with log.open("wb") as out:
         worker = subprocess.Popen(command, cwd=broker_dir, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

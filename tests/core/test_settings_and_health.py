@@ -1,0 +1,59 @@
+"""Production settings fail closed; the health probe answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+SAFE = {
+    "DJANGO_SECRET_KEY": "x" * 64,
+    "DATABASE_URL": "postgresql://u@db.example/prod",
+    "CELERY_BROKER_URL": "amqp://broker.example//",
+    "DJANGO_ALLOWED_HOSTS": "backoffice.example",
+}
+
+
+def load_production(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_"))}
+    return subprocess.run(
+        [sys.executable, "-c", "import config.settings.production"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_settings_load_with_safe_values():
+    result = load_production(SAFE)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY"),
+        ({"DJANGO_SECRET_KEY": "short"}, "DJANGO_SECRET_KEY"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
+        ({"CELERY_BROKER_URL": ""}, "CELERY_BROKER_URL"),
+        ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
+        ({"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS"),
+        ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "PostgreSQL only"),
+    ],
+)
+def test_production_settings_refuse_unsafe_values(override, message):
+    result = load_production({**SAFE, **override})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.django_db
+def test_health(client):
+    response = client.get("/health/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response["X-Correlation-ID"]
