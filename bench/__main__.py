@@ -40,54 +40,69 @@ def main(argv: list[str]) -> int:
     print(f"Ledger benchmark, {report.now_utc()} (database {database.BENCH_DATABASE}, recreated)")
     for line in report.machine(embedded=target.embedded).lines():
         print(line)
+    print(f"before    {report.load()}")
     fx = fixtures.create(clients=args.clients)
-    context = multiprocessing.get_context("spawn")
 
+    # The long history first: the writes then run on a ledger that is no longer empty.
+    built = history.build(
+        actor_id=fx.actor_id, account_id=fx.reader_cash, counterparty_id=fx.reader_house, entries=args.history
+    )
+
+    context = multiprocessing.get_context("spawn")
     writes: list[report.WriteFigure] = []
 
     def record(label: str, run: workers.Run, workers_count: int) -> None:
         writes.append(
             report.WriteFigure(
-                label=label, workers=workers_count, postings=len(run.latencies), wall_seconds=run.wall_seconds,
-                latencies=run.latencies, errors=run.errors, retries=run.retries, deadlocks=run.deadlocks,
+                label=label,
+                workers=workers_count,
+                postings=len(run.latencies),
+                wall_seconds=run.wall_seconds,
+                latencies=run.latencies,
+                errors=run.errors,
+                retries=run.retries,
+                deadlocks=run.deadlocks,
                 rollbacks=run.rollbacks,
+                client_cpu=run.client_cpu,
+                server_cpu=run.server_cpu,
             )
         )
 
     pool = tuple(fx.cash)
     for count in (1, 4):
-        run = workers.run(
-            workers.specs("transfer", workers=count, total=args.postings, actor_id=fx.actor_id, ids=pool, key=f"t{count}"),
-            context,
+        plan = workers.specs(
+            "transfer", workers=count, total=args.postings, actor_id=fx.actor_id, ids=pool, key=f"t{count}"
         )
-        record(f"transfers, {count} worker{'s' if count > 1 else ''}, {len(pool)} accounts", run, count)
-    run = workers.run(
-        workers.specs("hotspot", workers=4, total=args.hot, actor_id=fx.actor_id, ids=fx.hot, key="hot"), context
+        record(
+            f"transfers, {count} worker{'s' if count > 1 else ''}, {len(pool)} accounts",
+            workers.run(plan, context),
+            count,
+        )
+    plan = workers.specs("hotspot", workers=4, total=args.hot, actor_id=fx.actor_id, ids=fx.hot, key="hot")
+    record("hot spot, 4 workers, both ways between 2 accounts", workers.run(plan, context), 4)
+    plan = workers.specs(
+        "deposit", workers=1, total=args.deposits, actor_id=fx.actor_id, ids=tuple(fx.clients), key="d"
     )
-    record("hot spot, 4 workers, both ways between 2 accounts", run, 4)
-    run = workers.run(
-        workers.specs("deposit", workers=1, total=args.deposits, actor_id=fx.actor_id, ids=tuple(fx.clients), key="dep"),
-        context,
-    )
-    record("cash_deposit, 1 worker (one house clearing account)", run, 1)
+    record("cash_deposit, 1 worker, into one house account", workers.run(plan, context), 1)
     report.print_writes(writes)
 
-    built = history.build(
-        actor_id=fx.actor_id, account_id=fx.reader_cash, counterparty_id=fx.reader_house, entries=args.history
-    )
-    verdict = "consistent" if not built.problems else f"{len(built.problems)} PROBLEMS: {built.problems[:3]}"
     read_figures = reads.measure(trading_account_id=fx.reader, ledger_account_id=fx.reader_cash, reads=args.reads)
-    report.print_reads(f"Reads, one account with {built.entries:,} entries", read_figures)
+    report.print_reads(f"Reads, one ledger account with {built.entries:,} entries", read_figures)
+    verdict = "consistent" if not built.problems else f"{len(built.problems)} PROBLEMS: {built.problems[:3]}"
     print(
-        f"  (history written in SQL in {built.seconds:.1f} s; verify() over the whole ledger "
+        f"  (history written in SQL in {built.seconds:.1f} s; verify() of the whole ledger "
         f"took {built.verify_seconds:.1f} s: {verdict})"
     )
 
     anatomy.print_anatomy(
-        anatomy.measure(actor_id=fx.actor_id, pool=list(fx.cash), trading_account_id=fx.clients[0], postings=args.anatomy)
+        anatomy.measure(
+            actor_id=fx.actor_id, pool=list(fx.cash), trading_account_id=fx.clients[0], postings=args.anatomy
+        )
     )
     if args.profile:
         anatomy.profile(actor_id=fx.actor_id, pool=list(fx.cash), postings=args.profile)
+    print()
+    print(f"after     {report.load()}")
     print()
     print(f"(whole run {time.perf_counter() - began:.0f} s; the bench database is left in place for inspection)")
     return 0 if not built.problems else 1

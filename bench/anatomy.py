@@ -14,18 +14,22 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from bench.report import percentile
+
 AMOUNT = Decimal("1.00")
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 LABELS = [
-    ("FROM \"ledger_journaltransaction\"", "find_replay: SELECT by idempotency key (after BEGIN)"),
+    ('FROM "ledger_journaltransaction"', "SELECT transaction by idempotency key (BEGIN first)"),
     ("FOR NO KEY UPDATE", "lock: SELECT accounts FOR NO KEY UPDATE"),
-    ("INSERT INTO \"ledger_journaltransaction\"", "INSERT transaction (sequence trigger)"),
-    ("INSERT INTO \"ledger_journalentry\"", "INSERT entries (bulk)"),
+    ('INSERT INTO "ledger_journaltransaction"', "INSERT transaction (sequence trigger)"),
+    ('INSERT INTO "ledger_journalentry"', "INSERT entries (bulk)"),
     ("UPDATE ledger_ledgeraccount", "UPDATE stored balances"),
-    ("FROM \"ledger_asset\"", "asset_get"),
-    ("FROM \"ledger_ledgeraccount\"", "ledger_account_get_or_create"),
+    ('FROM "ledger_asset"', "asset_get"),
+    ('FROM "ledger_ledgeraccount"', "ledger_account_get_or_create"),
 ]
 
 
@@ -37,18 +41,25 @@ def label(sql: str) -> str:
 
 
 @dataclass
-class Part:
+class Step:
     name: str
-    median_ms: float
-    p99_ms: float
+    wall_ms: float
+    sql_ms: float
+
+    @property
+    def python_ms(self) -> float:
+        return self.wall_ms - self.sql_ms
 
 
 @dataclass
 class Anatomy:
     queries: list[str]
     deposit_queries: list[str]
-    parts: list[Part]
+    steps: list[Step]
+    statements: dict[str, float]
     total_ms: float
+    total_p99_ms: float
+    round_trip_ms: float
     lock_held_ms: float
     postings: int
 
@@ -58,7 +69,7 @@ def _poster(actor_id: int, pool: list[int]) -> Callable[[str], object]:
     from apps.users.models import User
 
     actor = User.objects.get(pk=actor_id)
-    rng = random.Random(7)  # noqa: S311 - not cryptography
+    rng = random.Random(7)
 
     def post(key: str) -> object:
         source, target = rng.sample(pool, 2)
@@ -75,13 +86,71 @@ def _capture(call: Callable[[], object]) -> list[str]:
 
     with CaptureQueriesContext(connection) as captured:
         call()
-    return [query["sql"] for query in captured.captured_queries]
+    return [query["sql"] for query in captured.captured_queries if query["sql"] not in ("BEGIN", "COMMIT")]
+
+
+class _Spans:
+    """Wall-clock spans of the service's steps and of every SQL statement, for one posting."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float, float]] = []
+        self.sql: list[tuple[str, float, float]] = []
+
+    def clear(self) -> None:
+        self.steps.clear()
+        self.sql.clear()
+
+    def wrap(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.steps.append((name, began, time.perf_counter()))
+
+        return timed
+
+    def execute(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.sql.append((label(sql), began, time.perf_counter()))
+
+    def sql_within(self, began: float, ended: float) -> float:
+        return sum(end - start for _, start, end in self.sql if start >= began and end <= ended)
+
+
+STEP_NAMES = {
+    "find_replay": "find_replay (idempotency pre-check; BEGIN goes with it)",
+    "lock": "locks.lock_ledger_accounts (SELECT ... FOR NO KEY UPDATE)",
+    "create": "JournalTransaction.objects.create",
+    "bulk_create": "JournalEntry.objects.bulk_create",
+    "store": "posting._store_balances (UPDATE ... FROM VALUES)",
+    "commit": "commit (deferred checks, then COMMIT)",
+}
+
+
+def _round_trip(samples: int = 300) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        timings = []
+        for _ in range(samples):
+            began = time.perf_counter()
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+            timings.append(time.perf_counter() - began)
+    return statistics.median(timings[20:]) * 1000
 
 
 def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings: int) -> Anatomy:
+    """Time ``postings`` transfers step by step and statement by statement (medians)."""
     from django.db import connections
 
     from apps.accounts.models import TradingAccount
+    from apps.ledger import locks, posting, services
+    from apps.ledger.models import JournalEntry, JournalTransaction
     from apps.ledger.services import cash_deposit
     from apps.users.models import User
 
@@ -96,59 +165,79 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
             actor=actor, trading_account=account, currency="USD", amount="1.00", idempotency_key="anatomy-deposit"
         )
     )
+    round_trip = _round_trip()
 
     wrapper = connections["default"]
-    events: list[tuple[str, float, float]] = []
+    spans = _Spans()
+    original_commit = getattr(wrapper, "_commit")  # noqa: B009 - private, and untyped in the stubs
 
-    def timed(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        began = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            events.append((label(sql), began, time.perf_counter()))
-
-    original_commit = wrapper._commit
-
-    def timed_commit() -> None:
-        # Fire the deferred constraint triggers and foreign-key checks now, to time them apart
-        # from the commit itself (WAL flush). They run in the same transaction either way.
+    def split_commit() -> None:
+        # Fire the deferred constraint triggers and foreign-key checks first, to time them apart
+        # from COMMIT itself (WAL flush). They run in the same transaction either way; this
+        # adds one round trip to the measured posting.
         began = time.perf_counter()
         wrapper.connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
         middle = time.perf_counter()
         original_commit()
-        events.append(("deferred checks (SET CONSTRAINTS ALL IMMEDIATE)", began, middle))
-        events.append(("COMMIT (WAL flush)", middle, time.perf_counter()))
+        spans.sql.append(("deferred checks (SET CONSTRAINTS ALL IMMEDIATE)", began, middle))
+        spans.sql.append(("COMMIT (WAL flush)", middle, time.perf_counter()))
 
-    parts: dict[str, list[float]] = defaultdict(list)
+    # Instrument this process only; the code under test is unchanged.
+    patches: list[tuple[object, str, object]] = [
+        (services, "find_replay", spans.wrap("find_replay", services.find_replay)),
+        (locks, "lock_ledger_accounts", spans.wrap("lock", locks.lock_ledger_accounts)),
+        (JournalTransaction.objects, "create", spans.wrap("create", JournalTransaction.objects.create)),
+        (JournalEntry.objects, "bulk_create", spans.wrap("bulk_create", JournalEntry.objects.bulk_create)),
+        (posting, "_store_balances", spans.wrap("store", posting._store_balances)),
+        (wrapper, "_commit", spans.wrap("commit", split_commit)),
+    ]
+    saved = [(target, name, target.__dict__.get(name)) for target, name, _ in patches]
+    steps: dict[str, list[float]] = defaultdict(list)
+    sql_in: dict[str, list[float]] = defaultdict(list)
+    statements: dict[str, list[float]] = defaultdict(list)
     totals: list[float] = []
     held: list[float] = []
-    wrapper._commit = timed_commit  # type: ignore[method-assign]
+    for target, name, replacement in patches:
+        setattr(target, name, replacement)
     try:
-        with wrapper.execute_wrapper(timed):
+        with wrapper.execute_wrapper(spans.execute):
             for n in range(postings):
-                events.clear()
+                spans.clear()
                 began = time.perf_counter()
                 post(f"anatomy-{n}")
                 ended = time.perf_counter()
                 totals.append(ended - began)
-                for name, start, end in events:
-                    parts[name].append(end - start)
-                insert = next(start for name, start, _ in events if name.startswith("INSERT transaction"))
-                held.append(events[-1][2] - insert)
-                accounted = sum(end - start for _, start, end in events)
-                parts["Python (Django ORM, services, psycopg adaptation)"].append(ended - began - accounted)
+                for name, start, end in spans.steps:
+                    steps[name].append(end - start)
+                    sql_in[name].append(spans.sql_within(start, end))
+                covered = sum(end - start for _, start, end in spans.steps)
+                steps["rest"].append(ended - began - covered)
+                sql_in["rest"].append(0.0)
+                for name, start, end in spans.sql:
+                    statements[name].append(end - start)
+                insert = next(start for name, start, _ in spans.sql if name.startswith("INSERT transaction"))
+                held.append(spans.sql[-1][2] - insert)
     finally:
-        del wrapper._commit
-    from bench.report import percentile
-
+        for target, name, original in saved:
+            if original is None:
+                delattr(target, name)
+            else:
+                setattr(target, name, original)
     return Anatomy(
         queries=queries,
         deposit_queries=deposit_queries,
-        parts=[
-            Part(name, statistics.median(values) * 1000, percentile(values, 99) * 1000)
-            for name, values in parts.items()
+        steps=[
+            Step(
+                STEP_NAMES.get(name, "the rest: normalize_legs, fingerprint, checks, atomic(), context"),
+                statistics.median(values) * 1000,
+                statistics.median(sql_in[name]) * 1000,
+            )
+            for name, values in steps.items()
         ],
+        statements={name: statistics.median(values) * 1000 for name, values in statements.items()},
         total_ms=statistics.median(totals) * 1000,
+        total_p99_ms=percentile(totals, 99) * 1000,
+        round_trip_ms=round_trip,
         lock_held_ms=statistics.median(held) * 1000,
         postings=postings,
     )
@@ -156,19 +245,28 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
 
 def print_anatomy(anatomy: Anatomy) -> None:
     print()
-    print(f"One transfer through journal_transaction_post: {len(anatomy.queries)} queries (+ BEGIN, COMMIT)")
+    print(f"One transfer through journal_transaction_post: {len(anatomy.queries)} queries, plus BEGIN and COMMIT")
     for n, sql in enumerate(anatomy.queries, 1):
         print(f"  {n}. {label(sql)}")
-    print(f"One cash_deposit: {len(anatomy.deposit_queries)} queries (+ BEGIN, COMMIT)")
+    print(f"One cash_deposit: {len(anatomy.deposit_queries)} queries, plus BEGIN and COMMIT")
+    for n, sql in enumerate(anatomy.deposit_queries, 1):
+        print(f"  {n}. {label(sql)}")
     print()
-    print(f"{'Time of one transfer, one worker, no contention':<58} {'p50 ms':>8} {'p99 ms':>8}")
-    for part in anatomy.parts:
-        print(f"  {part.name:<56} {part.median_ms:>8.3f} {part.p99_ms:>8.3f}")
-    print(f"  {'total (p50 of the sum, with the split commit)':<56} {anatomy.total_ms:>8.3f}")
-    print(
-        f"  gap-free sequence row held from INSERT transaction to end of COMMIT: {anatomy.lock_held_ms:.3f} ms "
-        f"(p50): all postings serialize on it, so at most ~{1000 / anatomy.lock_held_ms:,.0f} tx/s at any concurrency"
-    )
+    print(f"{'Time of one transfer, 1 worker, no contention (medians)':<64} {'wall ms':>8} {'in SQL':>8} {'Python':>8}")
+    for step in anatomy.steps:
+        print(f"  {step.name:<62} {step.wall_ms:>8.3f} {step.sql_ms:>8.3f} {step.python_ms:>8.3f}")
+    in_sql = sum(step.sql_ms for step in anatomy.steps)
+    python = sum(step.python_ms for step in anatomy.steps)
+    print(f"  {'sum of medians':<62} {in_sql + python:>8.3f} {in_sql:>8.3f} {python:>8.3f}")
+    print(f"  {'measured total (p50 / p99)':<62} {anatomy.total_ms:>8.3f} {anatomy.total_p99_ms:>8.3f}")
+    print()
+    print(f"{'Statements (client wall time, p50)':<64} {'ms':>8}")
+    print(f"  {'baseline: SELECT 1 round trip':<62} {anatomy.round_trip_ms:>8.3f}")
+    for name, value in anatomy.statements.items():
+        print(f"  {name:<62} {value:>8.3f}")
+    held = anatomy.lock_held_ms
+    print(f"  The gap-free sequence row is held from INSERT transaction to the end of COMMIT: {held:.2f} ms (p50);")
+    print(f"  every posting takes it, so at most ~{1000 / held:,.0f} postings/s at any concurrency.")
 
 
 def _group(filename: str, name: str) -> str:
@@ -203,7 +301,8 @@ def profile(*, actor_id: int, pool: list[int], postings: int, top: int = 25) -> 
     for (filename, _, name), (_, _, tottime, _, _) in raw.items():
         groups[_group(filename, name)] += tottime
     print()
-    print(f"cProfile of {postings} transfers in one process: {wall / postings * 1000:.3f} ms per posting under the profiler")
+    per = wall / postings * 1000
+    print(f"cProfile of {postings} transfers in one process: {per:.3f} ms per posting under the profiler")
     print(f"{'self time by package':<58} {'ms/posting':>10}")
     for name, seconds in sorted(groups.items(), key=lambda item: -item[1]):
         print(f"  {name:<56} {seconds / postings * 1000:>10.3f}")
@@ -212,25 +311,41 @@ def profile(*, actor_id: int, pool: list[int], postings: int, top: int = 25) -> 
     ranked = sorted(raw.items(), key=lambda item: -item[1][2])[:top]
     for (filename, line, name), (_, calls, tottime, cumtime, _) in ranked:
         where = f"{_short(filename)}:{line} {name}" if filename != "~" else name
-        print(f"  {where[:80]:<80} {calls / postings:>6.1f} {tottime / postings * 1000:>8.3f} {cumtime / postings * 1000:>8.3f}")
+        _row(where, calls / postings, tottime / postings, cumtime / postings)
     print()
     print(f"{'cumulative time of the service steps':<82} {'calls':>6} {'self ms':>8} {'cum ms':>8}")
     wanted = (
-        "journal_transaction_post", "attempt", "find_replay", "lock_ledger_accounts", "post_locked",
-        "_store_balances", "normalize_legs", "fingerprint", "bulk_create", "create", "__exit__", "commit",
+        "journal_transaction_post",
+        "attempt",
+        "find_replay",
+        "lock_ledger_accounts",
+        "post_locked",
+        "_store_balances",
+        "normalize_legs",
+        "fingerprint",
+        "bulk_create",
+        "create",
+        "__exit__",
+        "commit",
     )
     steps = [
-        (key, value) for key, value in raw.items()
-        if key[2] in wanted and ("/apps/" in key[0] or key[2] in {"bulk_create", "create", "__exit__", "commit"})
+        (key, value)
+        for key, value in raw.items()
+        if key[2] in wanted
+        and ("/apps/" in key[0] or key[2] in {"bulk_create", "create", "__exit__", "commit"})
         and value[1] >= postings
     ]
     for (filename, line, name), (_, calls, tottime, cumtime, _) in sorted(steps, key=lambda item: -item[1][3])[:14]:
         where = f"{_short(filename)}:{line} {name}"
-        print(f"  {where[:80]:<80} {calls / postings:>6.1f} {tottime / postings * 1000:>8.3f} {cumtime / postings * 1000:>8.3f}")
+        _row(where, calls / postings, tottime / postings, cumtime / postings)
+
+
+def _row(where: str, calls: float, self_seconds: float, cumulative_seconds: float) -> None:
+    print(f"  {where[:80]:<80} {calls:>6.1f} {self_seconds * 1000:>8.3f} {cumulative_seconds * 1000:>8.3f}")
 
 
 def _short(filename: str) -> str:
-    for marker in ("/site-packages/", "/work/main/", "/lib/python3.11/"):
+    for marker in ("/site-packages/", f"{BASE_DIR}/", "/lib/python3.11/"):
         if marker in filename:
             return filename.split(marker, 1)[1]
     return filename

@@ -47,7 +47,9 @@ def create(*, clients: int) -> Fixtures:
             actor=actor, trading_account=account, currency="USD", amount=FUNDING, idempotency_key=f"fund-{account.pk}"
         )
     reader = trading_account_create(actor=actor, name="Bench statement reader", base_currency="EUR")
-    house = ledger_account_get_or_create(trading_account_id=None, purpose=Purpose.DEPOSIT_CLEARING, asset=asset_get("EUR"))
+    house = ledger_account_get_or_create(
+        trading_account_id=None, purpose=Purpose.DEPOSIT_CLEARING, asset=asset_get("EUR")
+    )
     cash = [_cash_account_id(account.pk, "USD") for account in accounts]
     return Fixtures(
         actor_id=actor.pk,

@@ -31,9 +31,9 @@ def measure(*, trading_account_id: int, ledger_account_id: int, reads: int) -> l
     account = LedgerAccount.objects.select_related("asset").get(pk=ledger_account_id)
     version = account.version
     middle = version // 2
-    middle_at = JournalEntry.objects.get(ledger_account_id=ledger_account_id, account_version=middle).posted_at
+    middle_entry = JournalEntry.objects.get(ledger_account_id=ledger_account_id, account_version=middle)
+    middle_at, expected_middle = middle_entry.posted_at, middle_entry.balance_after
     code = account.asset.code
-    expected_middle = JournalEntry.objects.get(ledger_account_id=ledger_account_id, account_version=middle).balance_after
 
     def statement(after: int) -> Callable[[], object]:
         def read() -> object:
@@ -48,15 +48,23 @@ def measure(*, trading_account_id: int, ledger_account_id: int, reads: int) -> l
         assert value == expected_middle, (value, expected_middle)
         return value
 
+    def stored() -> object:
+        found = selectors.ledger_account_get(
+            trading_account_id=trading_account_id, purpose=Purpose.CASH_AVAILABLE, asset_code=code
+        )
+        assert found is not None
+        return found.balance
+
     def summed() -> object:
         return JournalEntry.objects.filter(ledger_account_id=ledger_account_id).aggregate(total=Sum("amount"))
 
     figures = [
-        _sample("balance_list (all balances of the trading account)", reads,
-                lambda: selectors.balance_list(trading_account_id=trading_account_id)),
-        _sample("ledger_account_get (one stored balance)", reads,
-                lambda: selectors.ledger_account_get(
-                    trading_account_id=trading_account_id, purpose=Purpose.CASH_AVAILABLE, asset_code=code).balance),
+        _sample(
+            "balance_list (all balances of the trading account)",
+            reads,
+            lambda: selectors.balance_list(trading_account_id=trading_account_id),
+        ),
+        _sample("ledger_account_get (one stored balance)", reads, stored),
         _sample(f"statement_page first ({PAGE} entries)", reads // 5, statement(0)),
         _sample(f"statement_page middle (after_version={middle:,})", reads // 5, statement(middle)),
         _sample(f"statement_page last (after_version={version - PAGE:,})", reads // 5, statement(version - PAGE)),

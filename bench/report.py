@@ -33,6 +33,8 @@ class WriteFigure:
     retries: int = 0
     deadlocks: int = 0
     rollbacks: int = 0
+    client_cpu: float = 0.0
+    server_cpu: float | None = None
 
     @property
     def rate(self) -> float:
@@ -114,22 +116,36 @@ def machine(*, embedded: bool) -> Machine:
     )
 
 
+def load() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load n/a"
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
 def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def print_writes(figures: Sequence[WriteFigure]) -> None:
     print()
-    print(f"{'Writes (every guarantee on)':<46} {'postings':>8} {'rate':>10} {'p50 ms':>8} {'p99 ms':>8}  notes")
+    print(
+        f"{'Writes (every guarantee on)':<52} {'postings':>8} {'rate':>10} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'CPU ms/tx: client':>17} {'server':>6}  notes"
+    )
     for fig in figures:
+        server = f"{fig.server_cpu / fig.postings * 1000:.2f}" if fig.server_cpu is not None else "n/a"
         notes = [f"retries {fig.retries}", f"deadlocks {fig.deadlocks}"]
         if fig.errors:
             notes.append("errors " + ", ".join(f"{name} {count}" for name, count in sorted(fig.errors.items())))
         else:
             notes.append("errors 0")
         print(
-            f"{fig.label:<46} {fig.postings:>8} {fig.rate:>6.0f} tx/s {ms(percentile(fig.latencies, 50)):>8} "
-            f"{ms(percentile(fig.latencies, 99)):>8}  {', '.join(notes)}"
+            f"{fig.label:<52} {fig.postings:>8} {fig.rate:>6.0f} tx/s {ms(percentile(fig.latencies, 50)):>7} "
+            f"{ms(percentile(fig.latencies, 99)):>7} {fig.client_cpu / fig.postings * 1000:>17.2f} {server:>6}  "
+            f"{', '.join(notes)}"
         )
 
 
@@ -138,4 +154,5 @@ def print_reads(title: str, figures: Sequence[ReadFigure]) -> None:
     print(f"{title:<58} {'reads':>6} {'p50 ms':>8} {'p99 ms':>8}")
     for fig in figures:
         label = f"{fig.label} {fig.note}".rstrip()
-        print(f"{label:<58} {len(fig.samples):>6} {ms(percentile(fig.samples, 50)):>8} {ms(percentile(fig.samples, 99)):>8}")
+        p50, p99 = ms(percentile(fig.samples, 50)), ms(percentile(fig.samples, 99))
+        print(f"{label:<58} {len(fig.samples):>6} {p50:>8} {p99:>8}")

@@ -8,10 +8,11 @@ normal service path: idempotency key, locks, overdraft check, durable transactio
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.context import SpawnContext
@@ -22,9 +23,8 @@ from typing import TYPE_CHECKING, Literal
 from bench import database
 
 if TYPE_CHECKING:
-    from multiprocessing.queues import Queue
-
     from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import Queue
 
 Mode = Literal["transfer", "hotspot", "deposit"]
 AMOUNT = Decimal("1.00")
@@ -50,6 +50,10 @@ class Result:
     latencies: list[float]
     errors: dict[str, int] = field(default_factory=dict)
     retries: int = 0
+    #: CPU seconds this worker's Python process spent in the measured loop
+    client_cpu: float = 0.0
+    #: CPU seconds its PostgreSQL backend spent (None when the server's /proc is not readable)
+    server_cpu: float | None = None
 
 
 def _count_retryable() -> list[int]:
@@ -79,7 +83,7 @@ def _step(spec: Spec) -> Callable[[str], object]:
     from apps.users.models import User
 
     actor = User.objects.get(pk=spec.actor_id)
-    rng = random.Random(spec.index)  # noqa: S311 - not cryptography
+    rng = random.Random(spec.index)
 
     if spec.mode == "transfer":
         pool = list(spec.ids)
@@ -108,6 +112,16 @@ def _step(spec: Spec) -> Callable[[str], object]:
     return deposit
 
 
+def _backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of a local PostgreSQL backend, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def work(spec: Spec, ready: Queue[int], go: Event, results: Queue[Result]) -> None:
     """A worker process's body (the target of ``multiprocessing``)."""
     database.django_setup()
@@ -120,10 +134,15 @@ def work(spec: Spec, ready: Queue[int], go: Event, results: Queue[Result]) -> No
     for n in range(WARMUP):
         step(f"{spec.key_prefix}-{spec.index}-warmup-{n}")
     retryable[0] = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
     ready.put(spec.index)
     go.wait()
     errors: Counter[str] = Counter()
     latencies: list[float] = []
+    server_before = _backend_cpu(backend)
+    client_before = time.process_time()
     started = time.monotonic()
     for n in range(spec.count):
         began = time.perf_counter()
@@ -135,8 +154,11 @@ def work(spec: Spec, ready: Queue[int], go: Event, results: Queue[Result]) -> No
             errors[type(exc).__name__] += 1
         latencies.append(time.perf_counter() - began)
     ended = time.monotonic()
+    client_cpu = time.process_time() - client_before
+    server_after = _backend_cpu(backend)
+    server_cpu = server_after - server_before if server_before is not None and server_after is not None else None
     connection.close()
-    results.put(Result(spec.index, started, ended, latencies, dict(errors), retryable[0]))
+    results.put(Result(spec.index, started, ended, latencies, dict(errors), retryable[0], client_cpu, server_cpu))
 
 
 def _database_counters() -> tuple[int, int]:
@@ -180,8 +202,17 @@ class Run:
     def retries(self) -> int:
         return sum(result.retries for result in self.results)
 
+    @property
+    def client_cpu(self) -> float:
+        return sum(result.client_cpu for result in self.results)
 
-def _wait_ready(ready: Queue[int], processes: list[BaseProcess], timeout: float = 180) -> None:
+    @property
+    def server_cpu(self) -> float | None:
+        values = [result.server_cpu for result in self.results]
+        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+
+def _wait_ready(ready: Queue[int], processes: Sequence[BaseProcess], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     waiting = len(processes)
     while waiting:
@@ -233,7 +264,4 @@ def run(specs: list[Spec], context: SpawnContext) -> Run:
 def specs(mode: Mode, *, workers: int, total: int, actor_id: int, ids: tuple[int, ...], key: str) -> list[Spec]:
     """Split ``total`` postings over ``workers`` processes."""
     share, extra = divmod(total, workers)
-    return [
-        Spec(mode, index, share + (1 if index < extra else 0), actor_id, ids, key) for index in range(workers)
-    ]
-
+    return [Spec(mode, index, share + (1 if index < extra else 0), actor_id, ids, key) for index in range(workers)]

@@ -55,10 +55,12 @@ def check_idempotency_key(key: Any) -> str:
     return key
 
 
-def fingerprint(kind: str, legs: Sequence[Leg], *, reverses_id: int | None = None, hold_id: int | None = None) -> str:
+def fingerprint(
+    kind: str, legs: Sequence[Leg], *, reverses_id: int | None = None, hold_id: int | None = None, extra: str = ""
+) -> str:
     """SHA-256 of what the transaction does, so that a retry can be told from a conflict."""
     canonical = "|".join(
-        [kind, str(reverses_id or ""), str(hold_id or "")]
+        [kind, str(reverses_id or ""), str(hold_id or ""), extra]
         + [f"{leg.account_id}:{leg.amount:f}" for leg in sorted(legs, key=lambda leg: leg.account_id)]
     )
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -67,6 +67,8 @@ CLIENT_PURPOSES = frozenset(
 )
 HOUSE_PURPOSES = frozenset(set(Purpose) - CLIENT_PURPOSES)
 RESERVED_FOR = {Purpose.CASH_AVAILABLE: Purpose.CASH_RESERVED, Purpose.POSITION_AVAILABLE: Purpose.POSITION_RESERVED}
+#: Only hold services move value in or out of these: their balance is the sum of active holds.
+RESERVED_PURPOSES = frozenset(RESERVED_FOR.values())
 
 
 class LedgerAccount(models.Model):

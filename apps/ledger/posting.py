@@ -20,7 +20,7 @@ from apps.core import context
 from apps.core.decimals import check_scale
 from apps.ledger import errors
 from apps.ledger.legs import Leg
-from apps.ledger.models import JournalEntry, JournalTransaction, LedgerAccount
+from apps.ledger.models import RESERVED_PURPOSES, JournalEntry, JournalTransaction, LedgerAccount
 
 IDEMPOTENCY_CONSTRAINT = "ledger_journaltransaction_idempotency_key_key"
 
@@ -56,12 +56,19 @@ def post_locked(
     reference: str = "",
     reverses_id: int | None = None,
     hold_id: int | None = None,
+    reserved_account_id: int | None = None,
 ) -> JournalTransaction:
+    """Post under the caller's locks. ``reserved_account_id`` is the one reserved account a
+    hold service may move value through; any other reserved account in the legs is refused."""
     missing = [leg.account_id for leg in legs if leg.account_id not in accounts]
     if missing:
         raise errors.UnknownLedgerAccount(f"Unknown ledger account(s): {', '.join(map(str, missing))}.")
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for leg in legs:
+        if accounts[leg.account_id].purpose in RESERVED_PURPOSES and leg.account_id != reserved_account_id:
+            raise errors.InvalidLegs(
+                f"Ledger account {leg.account_id} is a reserved account: only holds move value in and out of it."
+            )
         asset = accounts[leg.account_id].asset
         check_scale(leg.amount, scale=asset.scale)
         totals[asset.code] += leg.amount

@@ -16,6 +16,7 @@ from apps.ledger.legs import Leg, check_idempotency_key, fingerprint, normalize_
 from apps.ledger.models import (
     NOT_REVERSIBLE_KINDS,
     RESERVED_FOR,
+    RESERVED_PURPOSES,
     Asset,
     AssetKind,
     Hold,
@@ -262,6 +263,7 @@ def hold_reserve(
             actor_id=actor.pk,
             memo=memo,
             reference=reference,
+            reserved_account_id=reserved.pk,
         )
         now = txn.posted_at
         return Hold.objects.create(
@@ -289,10 +291,14 @@ def _hold_settle(
     memo: str,
 ) -> JournalTransaction:
     asset = hold.reserved_account.asset
-    value = hold.remaining if amount is None else _positive(amount, asset.scale)
+    asked = None if amount is None else _positive(amount, asset.scale)
     key = check_idempotency_key(idempotency_key)
-    legs = [Leg(hold.reserved_account_id, -value), Leg(destination_id, value)]
-    fp = fingerprint(kind, legs, hold_id=hold.pk)
+    # "All that remains" is resolved under the hold's lock; a retry of it is recognised by intent.
+    fp = (
+        fingerprint(kind, [], hold_id=hold.pk, extra=f"rest->{destination_id}")
+        if asked is None
+        else fingerprint(kind, [Leg(hold.reserved_account_id, -asked), Leg(destination_id, asked)], hold_id=hold.pk)
+    )
 
     @atomic_with_retry()
     def attempt() -> JournalTransaction:
@@ -304,8 +310,10 @@ def _hold_settle(
         assert locked is not None
         if locked.status != HoldStatus.ACTIVE:
             raise errors.HoldNotActive(f"Hold {locked.pk} is {locked.status}.")
+        value = locked.remaining if asked is None else asked
         if value > locked.remaining:
             raise errors.HoldExceeded(f"Hold {locked.pk} has {locked.remaining:f} remaining; {value:f} was asked.")
+        legs = [Leg(hold.reserved_account_id, -value), Leg(destination_id, value)]
         txn = post_locked(
             accounts=accounts,
             legs=legs,
@@ -316,6 +324,7 @@ def _hold_settle(
             memo=memo,
             reference=locked.reference,
             hold_id=locked.pk,
+            reserved_account_id=hold.reserved_account_id,
         )
         locked.remaining -= value
         if kind == TransactionKind.CAPTURE:
@@ -354,6 +363,8 @@ def hold_capture(
     *, actor: User, hold: Hold, destination: LedgerAccount, idempotency_key: str, amount: Any = None, memo: str = ""
 ) -> JournalTransaction:
     """Move ``amount`` (default: all that remains) of a hold from reserved to ``destination``."""
+    if destination.purpose in RESERVED_PURPOSES:
+        raise errors.InvalidLegs("A hold is captured into a spending or house account, not a reserved account.")
     if destination.asset_id != hold.reserved_account.asset_id:
         raise errors.AssetMismatch(
             f"The destination holds {destination.asset.code}; the hold is in {hold.reserved_account.asset.code}."

@@ -71,7 +71,7 @@ def test_demo_logins_and_staff_roles() -> None:
 
 
 @pytest.mark.django_db
-def test_seed_demo_recreates_the_roles_on_a_flushed_database() -> None:
+def test_seed_demo_recreates_missing_role_groups() -> None:
     Group.objects.all().delete()
     call_command("seed_demo", stdout=StringIO())
     assert set(Group.objects.values_list("name", flat=True)) >= {"operations", "compliance"}

@@ -140,3 +140,17 @@ def test_capture_into_another_asset_is_refused(funded, actor):
         services.hold_capture(actor=actor, hold=hold, destination=eur, idempotency_key="c")
     assert info.value.code == "asset_mismatch"
     assert snapshot() == before
+
+
+def test_generic_postings_cannot_touch_reserved_accounts(funded, make_account, actor):
+    """Reserved balances are the sum of active holds: only hold services move them."""
+    reserved = services.ledger_account_get_or_create(
+        trading_account_id=funded.pk, purpose="cash_reserved", asset=services.asset_get("USD")
+    )
+    before = snapshot()
+    with pytest.raises(ApplicationError) as info:
+        services.journal_transaction_post(
+            actor=actor, kind=TransactionKind.TRANSFER, legs=[(cash(funded), "-5"), (reserved, "5")], idempotency_key="k"
+        )
+    assert info.value.code == "invalid_legs"
+    assert snapshot() == before
