@@ -126,15 +126,16 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 if not CELERY_BROKER_URL:
     # No broker server needed: kombu's filesystem transport under var/.
-    _queue_dir = VAR_DIR / "celery" / "queue"
-    _processed_dir = VAR_DIR / "celery" / "processed"
-    for _d in (_queue_dir, _processed_dir):
+    _fs_dir = Path(env("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
+    _queue_dir, _processed_dir, _control_dir = _fs_dir / "queue", _fs_dir / "processed", _fs_dir / "control"
+    for _d in (_queue_dir, _processed_dir, _control_dir):
         _d.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
+        "control_folder": str(_control_dir),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
