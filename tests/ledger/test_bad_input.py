@@ -150,7 +150,10 @@ def test_generic_postings_cannot_touch_reserved_accounts(funded, make_account, a
     before = snapshot()
     with pytest.raises(ApplicationError) as info:
         services.journal_transaction_post(
-            actor=actor, kind=TransactionKind.TRANSFER, legs=[(cash(funded), "-5"), (reserved, "5")], idempotency_key="k"
+            actor=actor,
+            kind=TransactionKind.TRANSFER,
+            legs=[(cash(funded), "-5"), (reserved, "5")],
+            idempotency_key="k",
         )
     assert info.value.code == "invalid_legs"
     assert snapshot() == before
