@@ -106,10 +106,10 @@ def journal_transaction_post(
 
     @atomic_with_retry()
     def attempt() -> JournalTransaction:
-        replay = find_replay(key, fp)
+        accounts = locks.lock_ledger_accounts(leg.account_id for leg in normalized)
+        replay = find_replay(key, fp)  # after the locks: a concurrent twin has committed by now
         if replay is not None:
             return replay
-        accounts = locks.lock_ledger_accounts(leg.account_id for leg in normalized)
         return post_locked(
             accounts=accounts,
             legs=normalized,
@@ -137,10 +137,10 @@ def journal_transaction_reverse(
 
     @atomic_with_retry()
     def attempt() -> JournalTransaction:
+        accounts = locks.lock_ledger_accounts(leg.account_id for leg in legs)
         replay = find_replay(key, fp)
         if replay is not None:
             return replay
-        accounts = locks.lock_ledger_accounts(leg.account_id for leg in legs)
         if JournalTransaction.objects.filter(reverses=transaction).exists():
             raise errors.AlreadyReversed(f"Transaction #{transaction.sequence} has already been reversed.")
         return post_locked(
@@ -250,10 +250,10 @@ def hold_reserve(
 
     @atomic_with_retry()
     def attempt() -> Hold:
+        accounts = locks.lock_ledger_accounts([account.pk, reserved.pk])
         replay = find_replay(key, fp)
         if replay is not None:
             return Hold.objects.get(reserve_transaction=replay)
-        accounts = locks.lock_ledger_accounts([account.pk, reserved.pk])
         txn = post_locked(
             accounts=accounts,
             legs=legs,
@@ -302,11 +302,11 @@ def _hold_settle(
 
     @atomic_with_retry()
     def attempt() -> JournalTransaction:
+        accounts = locks.lock_ledger_accounts([hold.reserved_account_id, destination_id])
+        locked = locks.lock_hold(hold.pk)
         replay = find_replay(key, fp)
         if replay is not None:
             return replay
-        accounts = locks.lock_ledger_accounts([hold.reserved_account_id, destination_id])
-        locked = locks.lock_hold(hold.pk)
         assert locked is not None
         if locked.status != HoldStatus.ACTIVE:
             raise errors.HoldNotActive(f"Hold {locked.pk} is {locked.status}.")
