@@ -11,7 +11,7 @@ from django.db import IntegrityError
 
 from apps.core.db import atomic_with_retry
 from apps.core.decimals import check_scale, to_decimal
-from apps.ledger import errors, locks
+from apps.ledger import errors, locks, operations
 from apps.ledger.legs import Leg, check_idempotency_key, fingerprint, normalize_legs
 from apps.ledger.models import (
     NOT_REVERSIBLE_KINDS,
@@ -251,30 +251,15 @@ def hold_reserve(
     @atomic_with_retry()
     def attempt() -> Hold:
         accounts = locks.lock_ledger_accounts([account.pk, reserved.pk])
-        replay = find_replay(key, fp)
-        if replay is not None:
-            return Hold.objects.get(reserve_transaction=replay)
-        txn = post_locked(
+        return operations.hold_reserve_locked(
             accounts=accounts,
-            legs=legs,
-            kind=TransactionKind.HOLD,
-            idempotency_key=key,
-            fingerprint=fp,
-            actor_id=actor.pk,
-            memo=memo,
-            reference=reference,
-            reserved_account_id=reserved.pk,
-        )
-        now = txn.posted_at
-        return Hold.objects.create(
-            available_account=account,
-            reserved_account=reserved,
+            available=account,
+            reserved=reserved,
             amount=value,
-            remaining=value,
+            idempotency_key=key,
+            actor_id=actor.pk,
             reference=reference,
-            reserve_transaction=txn,
-            created_at=now,
-            updated_at=now,
+            memo=memo,
         )
 
     return _idempotent(key, fp, attempt, lambda txn: Hold.objects.get(reserve_transaction=txn))
@@ -308,36 +293,20 @@ def _hold_settle(
         if replay is not None:
             return replay
         assert locked is not None
-        if locked.status != HoldStatus.ACTIVE:
-            raise errors.HoldNotActive(f"Hold {locked.pk} is {locked.status}.")
         value = locked.remaining if asked is None else asked
-        if value > locked.remaining:
+        if locked.status == HoldStatus.ACTIVE and value > locked.remaining:
             raise errors.HoldExceeded(f"Hold {locked.pk} has {locked.remaining:f} remaining; {value:f} was asked.")
-        legs = [Leg(hold.reserved_account_id, -value), Leg(destination_id, value)]
-        txn = post_locked(
+        txn = operations.hold_settle_locked(
             accounts=accounts,
-            legs=legs,
+            hold=locked,
+            amount=value,
+            other_legs=[Leg(destination_id, value)],
             kind=kind,
             idempotency_key=key,
-            fingerprint=fp,
+            fingerprint_value=fp,
             actor_id=actor.pk,
             memo=memo,
-            reference=locked.reference,
-            hold_id=locked.pk,
-            reserved_account_id=hold.reserved_account_id,
         )
-        locked.remaining -= value
-        if kind == TransactionKind.CAPTURE:
-            locked.captured += value
-        if locked.remaining == 0:
-            if locked.captured == locked.amount:
-                locked.status = HoldStatus.CAPTURED
-            elif locked.captured == 0:
-                locked.status = HoldStatus.RELEASED
-            else:
-                locked.status = HoldStatus.CLOSED
-        locked.updated_at = txn.posted_at
-        locked.save(update_fields=["remaining", "captured", "status", "updated_at"])
         hold.remaining, hold.captured, hold.status = locked.remaining, locked.captured, locked.status
         return txn
 
