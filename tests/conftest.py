@@ -11,6 +11,7 @@ from apps.ledger import services
 from apps.ledger.currencies import currencies_ensure
 from apps.ledger.models import LedgerAccount, Purpose
 from apps.ledger.selectors import asset_get
+from apps.risk.defaults import firm_limits_ensure
 from apps.users.roles import roles_ensure
 from tests.factories import TradingAccountFactory
 
@@ -23,6 +24,7 @@ def _reference_data(request):  # type: ignore[no-untyped-def]
     request.getfixturevalue("_django_db_helper")
     currencies_ensure()
     roles_ensure()
+    firm_limits_ensure()
     system_actor()
 
 
@@ -66,3 +68,14 @@ def funded(account, actor):  # type: ignore[no-untyped-def]
         actor=actor, trading_account=account, currency="USD", amount="1000.00", idempotency_key=f"fund-{account.pk}"
     )
     return account
+
+
+@pytest.fixture
+def instrument(db, actor):  # type: ignore[no-untyped-def]
+    """AAPL-like: tick 0.01, lot 1, reference price 100.00 now."""
+    from apps.instruments.services import instrument_create, reference_price_set
+
+    inst = instrument_create(actor=actor, symbol="ACME", name="Acme", currency="USD", tick_size="0.01", lot_size="1")
+    reference_price_set(actor=actor, instrument=inst, price="100.00")
+    inst.refresh_from_db()
+    return inst

@@ -34,4 +34,22 @@ SCHEDULES: list[Schedule] = [
         hour="2",
         description="Recompute every balance from its entries; log an error on any mismatch.",
     ),
+    Schedule(
+        name="brokers: relay safety net",
+        task="brokers.relay",
+        minute="*",
+        description="Hand any outbox instruction that was not relayed on commit to its broker.",
+    ),
+    Schedule(
+        name="brokers: poll for late reports",
+        task="brokers.poll",
+        minute="*",
+        description="Collect execution reports of resting orders (fills after a price move, expiries).",
+    ),
+    Schedule(
+        name="orders: expire DAY orders",
+        task="orders.expire_day_orders",
+        minute="*",
+        description="After the session close, expire open DAY orders and release their holds.",
+    ),
 ]

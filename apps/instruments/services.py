@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.core.decimals import check_scale, to_decimal
 from apps.core.errors import ValidationError
 from apps.instruments.models import AssetClass, Instrument, ReferencePrice
+from apps.instruments.signals import reference_price_changed
 from apps.ledger import services as ledger_services
 from apps.ledger.models import AssetKind
 from apps.ledger.selectors import asset_get
@@ -97,4 +98,5 @@ def reference_price_set(
         ref, _ = ReferencePrice.objects.update_or_create(
             instrument=instrument, defaults={"price": value, "as_of": when, "source": source}
         )
+        reference_price_changed.send(sender=ReferencePrice, instrument=instrument, price=value)
     return ref

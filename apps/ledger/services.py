@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import IntegrityError
+from django.db.models import Q
 
 from apps.core.db import atomic_with_retry
 from apps.core.decimals import check_scale, to_decimal
@@ -82,6 +83,33 @@ def ledger_account_get_or_create(*, trading_account_id: int | None, purpose: str
         account = LedgerAccount.objects.get(**lookup)
     account.asset = asset
     return account
+
+
+def ledger_accounts_for(
+    *, trading_account_id: int, wanted: Sequence[tuple[str, Asset]]
+) -> dict[tuple[str, int], LedgerAccount]:
+    """Several client ledger accounts at once, keyed by (purpose, asset id): one query when
+    they exist, created on first use."""
+    def lookup() -> dict[tuple[str, int], LedgerAccount]:
+        q = Q()
+        for purpose, asset in wanted:
+            q |= Q(purpose=purpose, asset_id=asset.pk)
+        return {
+            (a.purpose, a.asset_id): a for a in LedgerAccount.objects.filter(q, trading_account_id=trading_account_id)
+        }
+
+    found = lookup()
+    missing = [(p, a) for p, a in wanted if (p, a.pk) not in found]
+    if missing:
+        LedgerAccount.objects.bulk_create(
+            [LedgerAccount(trading_account_id=trading_account_id, purpose=p, asset=a) for p, a in missing],
+            ignore_conflicts=True,
+        )
+        found = lookup()
+    assets = {a.pk: a for _, a in wanted}
+    for account in found.values():
+        account.asset = assets[account.asset_id]
+    return found
 
 
 # --- generic posting ---------------------------------------------------------------------
@@ -371,5 +399,6 @@ __all__ = [
     "journal_transaction_post",
     "journal_transaction_reverse",
     "ledger_account_get_or_create",
+    "ledger_accounts_for",
     "ledger_accounts_open",
 ]

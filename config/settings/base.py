@@ -32,6 +32,10 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.instruments",
     "apps.ledger",
+    "apps.risk",
+    "apps.orders",
+    "apps.brokers",
+    "plugins.paper",
 ]
 
 MIDDLEWARE = [
@@ -167,3 +171,34 @@ LOGGING = {
 # --- The product -----------------------------------------------------------------------
 # The named system actor: every change made by a task, command or the system itself.
 SYSTEM_USERNAME = "system"
+
+# --- Risk ------------------------------------------------------------------------------
+# Commission estimate used for buying power (per share, with a minimum per order).
+RISK_FEE_ESTIMATE = {
+    "per_share": env("RISK_FEE_PER_SHARE", default="0.005"),
+    "minimum": env("RISK_FEE_MINIMUM", default="1.00"),
+}
+# Trading session (UTC) for DAY orders: they expire at the close on trading days.
+TRADING_SESSION_CLOSE_UTC = env("TRADING_SESSION_CLOSE_UTC", default="21:00")
+TRADING_DAYS = env.list("TRADING_DAYS", default=["mon", "tue", "wed", "thu", "fri"])
+TRADING_HOLIDAYS = env.list("TRADING_HOLIDAYS", default=[])  # ISO dates
+
+# --- Brokers ---------------------------------------------------------------------------
+# Only the plugins named here are enabled. Each one's settings are merged over the defaults
+# its PluginSpec declares (see docs/plugins.md); decimals are given as strings, never floats.
+_PAPER_ENV = {
+    "seed": "PAPER_SEED",
+    "slippage_bps": "PAPER_SLIPPAGE_BPS",
+    "commission_per_share": "PAPER_COMMISSION_PER_SHARE",
+    "commission_minimum": "PAPER_COMMISSION_MINIMUM",
+    "partial_fill_quantity": "PAPER_PARTIAL_FILL_QUANTITY",
+    "max_fill_ratio": "PAPER_MAX_FILL_RATIO",
+    "max_price_age_seconds": "PAPER_MAX_PRICE_AGE_SECONDS",
+    "day_close_utc": "PAPER_DAY_CLOSE_UTC",
+    "random_walk": "PAPER_RANDOM_WALK",
+    "random_walk_max_bps": "PAPER_RANDOM_WALK_MAX_BPS",
+}
+BROKERS: dict[str, dict[str, object]] = {
+    "paper": {key: env.str(var) for key, var in _PAPER_ENV.items() if env.str(var, default="")},
+}
+DEFAULT_BROKER = env("DEFAULT_BROKER", default="paper")

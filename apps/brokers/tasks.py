@@ -1,0 +1,24 @@
+"""Celery tasks of the pipeline. Thin: they call the relay and the intake."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.brokers import relay
+
+
+@shared_task(name="brokers.relay", acks_late=True, time_limit=300, soft_time_limit=280)
+def relay_task(limit: int = 200) -> int:
+    """Hand ready instructions to their brokers (idempotent: claims are row-locked)."""
+    handled = 0
+    while True:
+        batch = relay.relay_once(limit)
+        handled += batch
+        if batch < limit:
+            return handled
+
+
+@shared_task(name="brokers.poll", acks_late=True, time_limit=300, soft_time_limit=280)
+def poll_task() -> int:
+    """Collect late execution reports from every enabled broker."""
+    return relay.poll_brokers()

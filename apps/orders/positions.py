@@ -1,0 +1,42 @@
+"""Average-cost position keeping: quantity, cost basis (including buy commissions) and
+realized P&L (sell proceeds minus commission minus the average cost of what was sold)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from apps.orders.models import Position
+
+QUANTUM = Decimal("0.00000001")
+
+
+def position_lock(*, account_id: int, instrument_id: int, now: datetime) -> Position:
+    """The position row, locked (created on first fill). Locked last: after order, ledger
+    accounts and hold."""
+    Position.objects.bulk_create(
+        [Position(account_id=account_id, instrument_id=instrument_id, updated_at=now)], ignore_conflicts=True
+    )
+    return Position.objects.select_for_update(no_key=True).get(account_id=account_id, instrument_id=instrument_id)
+
+
+def apply_fill(
+    position: Position, *, side: str, quantity: Decimal, price: Decimal, fee: Decimal, now: datetime
+) -> Decimal:
+    """Update ``position`` for one fill; return the P&L it realized (zero for buys)."""
+    realized = Decimal(0)
+    if side == "buy":
+        position.cost_basis += quantity * price + fee
+        position.quantity += quantity
+    else:
+        if quantity >= position.quantity:
+            removed = position.cost_basis
+        else:
+            removed = (position.cost_basis * quantity / position.quantity).quantize(QUANTUM, ROUND_HALF_EVEN)
+        realized = quantity * price - fee - removed
+        position.cost_basis -= removed
+        position.quantity -= quantity
+        position.realized_pnl += realized
+    position.updated_at = now
+    position.save(update_fields=["quantity", "cost_basis", "realized_pnl", "updated_at"])
+    return realized

@@ -1,0 +1,19 @@
+"""Scheduled order jobs."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from apps.core.actors import system_actor
+from apps.orders.calendar import last_close
+from apps.orders.services import day_orders_expire
+
+
+@shared_task(name="orders.expire_day_orders", acks_late=True, time_limit=600, soft_time_limit=580)
+def expire_day_orders_task() -> int:
+    """Expire DAY orders placed before the last session close and release their holds."""
+    close = last_close(timezone.now())
+    if close is None:
+        return 0
+    return day_orders_expire(actor=system_actor(), session_close=close)
