@@ -32,7 +32,8 @@ WITH claimed AS (
     SELECT c.id, c.status FROM brokers_orderinstruction c
      WHERE c.status IN ('pending', 'unknown') AND c.available_at <= %(now)s
        AND NOT EXISTS (SELECT 1 FROM brokers_orderinstruction e
-                        WHERE e.order_id = c.order_id AND e.id < c.id AND e.status IN ('pending', 'unknown', 'in_flight'))
+                        WHERE e.order_id = c.order_id AND e.id < c.id
+                          AND e.status IN ('pending', 'unknown', 'in_flight'))
      ORDER BY c.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 UPDATE brokers_orderinstruction AS i SET status = 'in_flight', claimed_at = %(now)s, attempts = i.attempts + 1
   FROM claimed WHERE i.id = claimed.id
@@ -98,7 +99,7 @@ def _call(row: OrderInstruction, order: Order, was_unknown: bool) -> list[Execut
 
 def _finish(row: OrderInstruction, status: str, error: str = "", delay: timedelta | None = None) -> None:
     now = timezone.now()
-    fields = {"status": status, "last_error": error}
+    fields: dict[str, object] = {"status": status, "last_error": error}
     if status == InstructionStatus.DONE:
         fields["completed_at"] = now
     if delay is not None:

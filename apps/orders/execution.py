@@ -16,7 +16,7 @@ from apps.brokers.interface import ExecType, ExecutionReport
 from apps.ledger import locks as ledger_locks
 from apps.ledger import operations as ledger_ops
 from apps.ledger.legs import Leg, fingerprint
-from apps.ledger.models import Hold, Purpose, TransactionKind
+from apps.ledger.models import Hold, JournalTransaction, LedgerAccount, Purpose, TransactionKind
 from apps.ledger.posting import post_locked
 from apps.ledger.selectors import asset_get
 from apps.ledger.services import ledger_account_get_or_create, ledger_accounts_for
@@ -70,10 +70,9 @@ def apply_report(*, broker: str, report: ExecutionReport, actor_id: int) -> Orde
     initiator = _initiator(order) if report.exec_type == ExecType.CANCELED else Initiator.VENUE
     order.updated_at = now
     order.save()
-    if (
-        (order.status in TERMINAL
-        and before not in TERMINAL)
-        or report.exec_type in (ExecType.REPLACED, ExecType.REPLACE_REJECTED)
+    if (order.status in TERMINAL and before not in TERMINAL) or report.exec_type in (
+        ExecType.REPLACED,
+        ExecType.REPLACE_REJECTED,
     ):
         resize_hold(order, actor_id)
     event(order, kind, actor_id=actor_id, initiator=initiator, data=data, broker_at=report.broker_time, at=now).save()
@@ -127,17 +126,16 @@ def resize_hold(order: Order, actor_id: int) -> None:
         )
 
 
-def _book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int, now: Any) -> None:
-    quantity = report.last_quantity
-    if report.last_price is None or report.last_price <= 0:
-        raise errors.InvalidOrder(f"Fill {report.exec_id} has no price.")
-    before = Status(order.status)
-    new_status = next_status(_machine(order), Event.FILL, fill_quantity=quantity)
-    late = before in (Status.CANCELED, Status.EXPIRED)
+def _post_fill(
+    order: Order, broker: str, report: ExecutionReport, actor_id: int
+) -> tuple[JournalTransaction, dict[int, LedgerAccount], Hold | None, Decimal]:
+    """The fill's journal transaction: shares and cash between the client and the street, the
+    commission to fee income, captured from the order's hold (any shortfall from available)."""
+    quantity, price = report.last_quantity, report.last_price
+    assert price is not None
     instrument = order.instrument
     currency = asset_get(instrument.currency)
     quantum = Decimal(1).scaleb(-currency.scale)
-    price = report.last_price
     notional = (quantity * price).quantize(quantum, ROUND_HALF_UP)
     fee = report.fee.quantize(quantum, ROUND_HALF_UP)
     client = ledger_accounts_for(
@@ -199,6 +197,19 @@ def _book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int
             memo=memo,
             reference=f"order {order.pk}",
         )
+    return txn, accounts, hold, fee
+
+
+def _book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int, now: Any) -> None:
+    quantity = report.last_quantity
+    if report.last_price is None or report.last_price <= 0:
+        raise errors.InvalidOrder(f"Fill {report.exec_id} has no price.")
+    price = report.last_price
+    before = Status(order.status)
+    new_status = next_status(_machine(order), Event.FILL, fill_quantity=quantity)
+    late = before in (Status.CANCELED, Status.EXPIRED)
+    instrument = order.instrument
+    txn, accounts, hold, fee = _post_fill(order, broker, report, actor_id)
     executed_at = report.broker_time or now
     Fill.objects.create(
         order=order,

@@ -99,7 +99,17 @@ def order_place(
         replay = _replay(account_id, coid, fp)
         if replay is not None:
             return replay
-        return _place_locked(actor, trading_account, instrument, terms, coid, fp, locked, ledger_accounts, currency)
+        return _place_locked(
+            actor=actor,
+            account=trading_account,
+            instrument=instrument,
+            terms=terms,
+            coid=coid,
+            fp=fp,
+            locked=locked,
+            by_purpose=ledger_accounts,
+            currency=currency,
+        )
 
     try:
         return attempt()
@@ -112,6 +122,7 @@ def order_place(
 
 
 def _place_locked(
+    *,
     actor: User,
     account: TradingAccount,
     instrument: Instrument,

@@ -31,9 +31,11 @@ def account_activity(*, account_id: int, instrument_id: int, now: datetime) -> A
             """
             SELECT count(*) FILTER (WHERE status = ANY(%(open)s)),
                    count(*) FILTER (WHERE created_at > %(second)s),
-                   coalesce(sum(notional_estimate) FILTER (WHERE created_at >= %(day)s AND status <> 'rejected'), 0),
+                   coalesce(sum(notional_estimate)
+                            FILTER (WHERE created_at >= %(day)s AND status <> 'rejected'), 0),
                    coalesce(sum(quantity - filled_quantity)
-                            FILTER (WHERE status = ANY(%(open)s) AND side = 'buy' AND instrument_id = %(instrument)s), 0)
+                            FILTER (WHERE status = ANY(%(open)s) AND side = 'buy'
+                                      AND instrument_id = %(instrument)s), 0)
               FROM orders_order
              WHERE account_id = %(account)s AND (status = ANY(%(open)s) OR created_at >= %(day)s)
             """,

@@ -17,4 +17,4 @@ MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]
 # Messages that tests enqueue go to an in-memory broker unless a test runs a real worker
 # (tests/core/test_celery_worker.py and the pipeline tests pass their own broker to it).
 CELERY_BROKER_URL = "memory://"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str] = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
