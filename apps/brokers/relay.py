@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -25,7 +26,11 @@ from apps.orders.models import EventKind, Initiator, Order, OrderEvent
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
-STALE_IN_FLIGHT = timedelta(minutes=2)
+
+
+def stale_after() -> timedelta:
+    """How long an instruction may stay in flight before its worker is presumed dead."""
+    return timedelta(seconds=int(getattr(settings, "BROKERS_RELAY_STALE_SECONDS", 120)))
 
 _CLAIM = """
 WITH claimed AS (
