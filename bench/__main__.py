@@ -19,7 +19,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--postings", type=int, default=3000, help="transfers per throughput run (default 3000)")
     parser.add_argument("--hot", type=int, default=2000, help="postings in the hot-spot run (default 2000)")
-    parser.add_argument("--deposits", type=int, default=2000, help="deposits in the deposit run (default 2000)")
+    parser.add_argument("--deposits", type=int, default=1000, help="deposits in the deposit run (default 1000)")
     parser.add_argument("--clients", type=int, default=200, help="client accounts transfers run between (default 200)")
     parser.add_argument("--history", type=int, default=100_000, help="entries on the read account (default 100000)")
     parser.add_argument("--reads", type=int, default=1000, help="balance reads; statement pages get a fifth")
@@ -31,8 +31,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     began = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - began:6.1f} s] {message}", file=sys.stderr, flush=True)
+
     target = database.recreate_database()
     database.django_setup()
+    progress(f"migrating {database.BENCH_DATABASE}")
     database.migrate()
 
     from bench import anatomy, fixtures, history, reads, report, workers
@@ -41,9 +46,11 @@ def main(argv: list[str]) -> int:
     for line in report.machine(embedded=target.embedded).lines():
         print(line)
     print(f"before    {report.load()}")
+    progress(f"creating and funding {args.clients + 2} client accounts through the services")
     fx = fixtures.create(clients=args.clients)
 
     # The long history first: the writes then run on a ledger that is no longer empty.
+    progress(f"writing {args.history:,} entries on one account in SQL, then verify()")
     built = history.build(
         actor_id=fx.actor_id, account_id=fx.reader_cash, counterparty_id=fx.reader_house, entries=args.history
     )
@@ -52,6 +59,7 @@ def main(argv: list[str]) -> int:
     writes: list[report.WriteFigure] = []
 
     def record(label: str, run: workers.Run, workers_count: int) -> None:
+        progress(f"{label}: {len(run.latencies) / run.wall_seconds:.0f} tx/s")
         writes.append(
             report.WriteFigure(
                 label=label,
@@ -86,6 +94,7 @@ def main(argv: list[str]) -> int:
     record("cash_deposit, 1 worker, into one house account", workers.run(plan, context), 1)
     report.print_writes(writes)
 
+    progress("timing reads")
     read_figures = reads.measure(trading_account_id=fx.reader, ledger_account_id=fx.reader_cash, reads=args.reads)
     report.print_reads(f"Reads, one ledger account with {built.entries:,} entries", read_figures)
     verdict = "consistent" if not built.problems else f"{len(built.problems)} PROBLEMS: {built.problems[:3]}"
@@ -94,6 +103,7 @@ def main(argv: list[str]) -> int:
         f"took {built.verify_seconds:.1f} s: {verdict})"
     )
 
+    progress(f"timing {args.anatomy} postings statement by statement")
     anatomy.print_anatomy(
         anatomy.measure(
             actor_id=fx.actor_id, pool=list(fx.cash), trading_account_id=fx.clients[0], postings=args.anatomy

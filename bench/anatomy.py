@@ -23,7 +23,7 @@ AMOUNT = Decimal("1.00")
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 LABELS = [
-    ('FROM "ledger_journaltransaction"', "SELECT transaction by idempotency key (BEGIN first)"),
+    ('FROM "ledger_journaltransaction"', "SELECT transaction by idempotency key"),
     ("FOR NO KEY UPDATE", "lock: SELECT accounts FOR NO KEY UPDATE"),
     ('INSERT INTO "ledger_journaltransaction"', "INSERT transaction (sequence trigger)"),
     ('INSERT INTO "ledger_journalentry"', "INSERT entries (bulk)"),
@@ -122,7 +122,7 @@ class _Spans:
 
 
 STEP_NAMES = {
-    "find_replay": "find_replay (idempotency pre-check; BEGIN goes with it)",
+    "find_replay": "posting.find_replay (SELECT by idempotency key)",
     "lock": "locks.lock_ledger_accounts (SELECT ... FOR NO KEY UPDATE)",
     "create": "JournalTransaction.objects.create",
     "bulk_create": "JournalEntry.objects.bulk_create",
@@ -246,6 +246,7 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
 def print_anatomy(anatomy: Anatomy) -> None:
     print()
     print(f"One transfer through journal_transaction_post: {len(anatomy.queries)} queries, plus BEGIN and COMMIT")
+    print("  (psycopg sends BEGIN just before the first statement: its round trip counts in that statement's time)")
     for n, sql in enumerate(anatomy.queries, 1):
         print(f"  {n}. {label(sql)}")
     print(f"One cash_deposit: {len(anatomy.deposit_queries)} queries, plus BEGIN and COMMIT")

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import psycopg
 
 BENCH_DATABASE = "bench_backoffice"
 ORIGINAL_URL_VARIABLE = "BENCH_ORIGINAL_DATABASE_URL"
@@ -68,15 +72,15 @@ def recreate_database() -> Target:
     return Target(original_url=original, bench_url=bench_url, embedded=embedded)
 
 
-def _is_embedded(conn: object) -> bool:
+def _is_embedded(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     """True when the server's data directory is the project's embedded one (config/embedded.py)."""
     from config.embedded import DATA_DIR
 
     try:
-        row = conn.execute("SHOW data_directory").fetchone()  # type: ignore[attr-defined]
+        row = conn.execute("SHOW data_directory").fetchone()
     except Exception:  # not superuser: cannot tell, call it external
         return False
-    return bool(row) and os.path.realpath(row[0]) == os.path.realpath(DATA_DIR)
+    return row is not None and os.path.realpath(str(row[0])) == os.path.realpath(DATA_DIR)
 
 
 def django_setup() -> None:

@@ -55,6 +55,18 @@ def measure(*, trading_account_id: int, ledger_account_id: int, reads: int) -> l
         assert found is not None
         return found.balance
 
+    page_sql, page_params = (
+        JournalEntry.objects.select_related("transaction")
+        .filter(ledger_account_id=ledger_account_id, account_version__gt=middle)
+        .order_by("account_version")[:PAGE]
+        .query.sql_with_params()
+    )
+
+    def page_without_orm() -> object:
+        with connection.cursor() as cursor:
+            cursor.execute(page_sql, page_params)
+            return cursor.fetchall()
+
     def summed() -> object:
         return JournalEntry.objects.filter(ledger_account_id=ledger_account_id).aggregate(total=Sum("amount"))
 
@@ -68,6 +80,7 @@ def measure(*, trading_account_id: int, ledger_account_id: int, reads: int) -> l
         _sample(f"statement_page first ({PAGE} entries)", reads // 5, statement(0)),
         _sample(f"statement_page middle (after_version={middle:,})", reads // 5, statement(middle)),
         _sample(f"statement_page last (after_version={version - PAGE:,})", reads // 5, statement(version - PAGE)),
+        _sample("  the middle page's SQL alone (no model instances)", reads // 5, page_without_orm),
         _sample("balance_as_of (middle instant)", reads // 5, as_of),
         _sample("for contrast: SUM over all entries (not used)", max(5, reads // 50), summed),
     ]

@@ -130,9 +130,10 @@ def now_utc() -> str:
 
 
 def print_writes(figures: Sequence[WriteFigure]) -> None:
+    width = max([52, *(len(fig.label) for fig in figures)])
     print()
     print(
-        f"{'Writes (every guarantee on)':<52} {'postings':>8} {'rate':>10} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'Writes (every guarantee on)':<{width}} {'postings':>8} {'rate':>10} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'CPU ms/tx: client':>17} {'server':>6}  notes"
     )
     for fig in figures:
@@ -143,7 +144,7 @@ def print_writes(figures: Sequence[WriteFigure]) -> None:
         else:
             notes.append("errors 0")
         print(
-            f"{fig.label:<52} {fig.postings:>8} {fig.rate:>6.0f} tx/s {ms(percentile(fig.latencies, 50)):>7} "
+            f"{fig.label:<{width}} {fig.postings:>8} {fig.rate:>6.0f} tx/s {ms(percentile(fig.latencies, 50)):>7} "
             f"{ms(percentile(fig.latencies, 99)):>7} {fig.client_cpu / fig.postings * 1000:>17.2f} {server:>6}  "
             f"{', '.join(notes)}"
         )

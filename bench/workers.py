@@ -8,6 +8,7 @@ normal service path: idempotency key, locks, overdraft check, durable transactio
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import time
@@ -18,7 +19,7 @@ from decimal import Decimal
 from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Event
 from queue import Empty
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from bench import database
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from multiprocessing.queues import Queue
 
-Mode = Literal["transfer", "hotspot", "deposit"]
+#: "transfer", "hotspot", "deposit", or "module:function" naming a factory ``(spec) -> step`` (bench.experiments)
+Mode = str
 AMOUNT = Decimal("1.00")
 WARMUP = 20
 
@@ -78,6 +80,10 @@ def _count_retryable() -> list[int]:
 
 def _step(spec: Spec) -> Callable[[str], object]:
     """The posting one iteration performs, given its idempotency key."""
+    if ":" in spec.mode:
+        module, name = spec.mode.split(":", 1)
+        factory: Callable[[Spec], Callable[[str], object]] = getattr(importlib.import_module(module), name)
+        return factory(spec)
     from apps.accounts.models import TradingAccount
     from apps.ledger.services import cash_deposit, journal_transaction_post
     from apps.users.models import User
