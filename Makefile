@@ -4,17 +4,18 @@
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt pyproject.toml | sha1sum | cut -c1-12)
 WITH_DB := $(BIN)/python scripts/with_db.py
 
 .PHONY: run test lint bench venv migrate clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements/base.txt requirements/dev.txt requirements/production.txt
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/production.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 ## run: web server, Celery worker and beat, with demo data (embedded PostgreSQL unless DATABASE_URL is set)

@@ -15,11 +15,11 @@ the plugin still has to be enabled in ``settings.BROKERS`` like any other.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -30,6 +30,9 @@ from apps.brokers.interface import BrokerAdapter, PluginSpec
 from apps.core.errors import BusinessRuleViolation
 
 ENTRY_POINT_GROUP = "backoffice.brokers"
+
+# How the registry calls ``PluginSpec.factory``: with the broker's merged settings, read-only.
+Factory = Callable[[Mapping[str, object]], object]
 
 
 class UnknownBroker(BusinessRuleViolation):
@@ -136,13 +139,13 @@ def broker_settings(name: str) -> Mapping[str, object]:
 def get_adapter(name: str) -> BrokerAdapter:
     """The adapter of an enabled broker, built on first use and cached for the process."""
     with _lock:
-        adapter = _adapters.get(name)
-        if adapter is not None:
-            return adapter
+        cached = _adapters.get(name)
+        if cached is not None:
+            return cached
         spec = plugin_spec(name)
-        factory = spec.factory
-        if not callable(factory):
+        if not callable(spec.factory):
             raise ImproperlyConfigured(f"The broker plugin {name!r} has a factory that is not callable.")
+        factory = cast(Factory, spec.factory)
         adapter = factory(broker_settings(name))
         if not isinstance(adapter, BrokerAdapter):
             raise ImproperlyConfigured(f"The broker plugin {name!r} built {adapter!r}, not a BrokerAdapter.")
