@@ -8,7 +8,7 @@ brokerage models (capabilities declared up front), in FIX 4.4 vocabulary.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -59,7 +59,11 @@ class ReplaceRequest:
 
 @dataclass(frozen=True)
 class ExecutionReport:
-    """One execution report. ``exec_id`` is unique per broker: the intake books each once."""
+    """One execution report. ``exec_id`` is unique per broker: the intake books each once.
+
+    Quantities follow FIX: while the order works, ``cumulative_quantity + leaves_quantity``
+    equals its quantity; a CANCELED, REJECTED or EXPIRED report carries ``leaves_quantity`` 0.
+    """
 
     exec_id: str
     order_id: int
@@ -153,6 +157,6 @@ class PluginSpec:
     that builds the adapter from its settings."""
 
     name: str
-    factory: type[BrokerAdapter] | object
+    factory: Callable[[Mapping[str, object]], BrokerAdapter]
     description: str = ""
     default_settings: Mapping[str, object] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.brokers import intake, registry
-from apps.brokers.interface import BrokerError, BrokerTimeout, ExecutionReport, ReplaceRequest
+from apps.brokers.interface import BrokerError, BrokerTimeout, ExecType, ExecutionReport, ReplaceRequest
 from apps.brokers.models import InstructionStatus, OrderInstruction
 from apps.brokers.tickets import ticket_for
 from apps.core.actors import system_actor
@@ -31,6 +31,7 @@ MAX_ATTEMPTS = 8
 def stale_after() -> timedelta:
     """How long an instruction may stay in flight before its worker is presumed dead."""
     return timedelta(seconds=int(getattr(settings, "BROKERS_RELAY_STALE_SECONDS", 120)))
+
 
 _CLAIM = """
 WITH claimed AS (
@@ -51,9 +52,9 @@ def _claim(limit: int) -> list[tuple[OrderInstruction, bool]]:
     now = timezone.now()
     with transaction.atomic(durable=True):
         # Instructions whose worker died mid-call: the outcome is unknown, never resend blindly.
-        OrderInstruction.objects.filter(
-            status=InstructionStatus.IN_FLIGHT, claimed_at__lt=now - STALE_IN_FLIGHT
-        ).update(status=InstructionStatus.UNKNOWN)
+        OrderInstruction.objects.filter(status=InstructionStatus.IN_FLIGHT, claimed_at__lt=now - stale_after()).update(
+            status=InstructionStatus.UNKNOWN
+        )
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM, {"now": now, "limit": limit})
             previous = dict(cursor.fetchall())
@@ -78,28 +79,35 @@ def _claim(limit: int) -> list[tuple[OrderInstruction, bool]]:
     return [(r, previous[r.pk] == InstructionStatus.UNKNOWN) for r in sorted(rows, key=lambda r: r.pk)]
 
 
+_ANSWERS = {
+    "submit": frozenset(ExecType),  # any report means the venue has the order
+    "cancel": frozenset({ExecType.CANCELED, ExecType.CANCEL_REJECTED, ExecType.FILL, ExecType.EXPIRED}),
+    "replace": frozenset({ExecType.REPLACED, ExecType.REPLACE_REJECTED, ExecType.FILL}),
+}
+
+
 def _call(row: OrderInstruction, order: Order, was_unknown: bool) -> list[ExecutionReport]:
+    """Send the instruction. If an earlier attempt's outcome is unknown, ask the venue first and
+    send again only if it shows no answer to this request (a resent cancel is harmless; a
+    resent submit is never made for an order the venue has)."""
     adapter = registry.get_adapter(row.broker)
     ticket = ticket_for(order)
+    known: list[ExecutionReport] = []
     if was_unknown:
         known = list(adapter.order_status(ticket))
-        if known or row.action != "submit":
+        if any(r.exec_type in _ANSWERS[row.action] for r in known):
             return known
     if row.action == "submit":
-        return list(adapter.submit(ticket))
+        return known + list(adapter.submit(ticket))
     if row.action == "cancel":
-        return list(adapter.cancel(ticket))
+        return known + list(adapter.cancel(ticket))
     terms = row.payload
-    return list(
-        adapter.replace(
-            ticket,
-            ReplaceRequest(
-                quantity=Decimal(str(terms["quantity"])),
-                limit_price=Decimal(str(terms["limit_price"])) if terms.get("limit_price") is not None else None,
-                stop_price=Decimal(str(terms["stop_price"])) if terms.get("stop_price") is not None else None,
-            ),
-        )
+    request = ReplaceRequest(
+        quantity=Decimal(str(terms["quantity"])),
+        limit_price=Decimal(str(terms["limit_price"])) if terms.get("limit_price") is not None else None,
+        stop_price=Decimal(str(terms["stop_price"])) if terms.get("stop_price") is not None else None,
     )
+    return known + list(adapter.replace(ticket, request))
 
 
 def _finish(row: OrderInstruction, status: str, error: str = "", delay: timedelta | None = None) -> None:

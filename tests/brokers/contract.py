@@ -21,8 +21,6 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-
 from apps.brokers.interface import (
     FILL_TYPES,
     BrokerAdapter,
