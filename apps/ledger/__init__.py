@@ -3,4 +3,5 @@ transactions and entries, and holds. The only code that moves value. Other apps 
 services (``apps.ledger.services``) and read through its selectors; nobody else writes
 its tables. PostgreSQL backs every promise: balanced transactions (deferred constraint
 trigger), immutable entries (triggers), no negative client balances (CHECK), unique
-idempotency keys and a gap-free sequence (unique indexes and a counter trigger)."""
+idempotency keys and a gap-free sequence (unique indexes; numbers assigned by the
+sequencer after commit, see ``sequencing.py``)."""

@@ -37,14 +37,19 @@ class EntryInline(ReadOnlyInline):
 
 @admin.register(JournalTransaction)
 class JournalTransactionAdmin(ReadOnlyAdmin):
-    list_display = ("sequence", "kind", "posted_at", "reference", "memo", "actor", "reverses")
+    list_display = ("id", "number", "kind", "posted_at", "reference", "memo", "actor", "reverses")
     list_filter = ("kind",)
     search_fields = ("=idempotency_key", "reference", "memo", "=correlation_id")
     date_hierarchy = "posted_at"
-    list_select_related = ("actor", "reverses")
+    list_select_related = ("actor", "reverses", "numbering")
     readonly_fields = [f.name for f in JournalTransaction._meta.fields]
     inlines = [EntryInline]
     show_full_result_count = False
+
+    @admin.display(description="sequence", ordering="numbering__sequence")
+    def number(self, obj: JournalTransaction) -> int | None:
+        numbering = getattr(obj, "numbering", None)
+        return numbering.sequence if numbering is not None else None
 
 
 @admin.register(JournalEntry)

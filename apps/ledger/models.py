@@ -155,9 +155,6 @@ _APPEND_ONLY = [
 class JournalTransaction(models.Model):
     """A balanced set of entries: per asset, its entries sum to zero. Never updated or deleted."""
 
-    sequence = models.BigIntegerField(
-        unique=True, db_default=0, editable=False, help_text="Gap-free, assigned by the database in posting order."
-    )
     kind = models.CharField(max_length=16, choices=TransactionKind.choices)
     idempotency_key = models.CharField(max_length=128, unique=True)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical legs, for idempotent retries.")
@@ -181,23 +178,10 @@ class JournalTransaction(models.Model):
 
     class Meta:
         db_table = "ledger_journaltransaction"
-        ordering = ("sequence",)
+        ordering = ("id",)
         indexes = [models.Index(fields=("posted_at",), name="ledger_txn_posted_at")]
         triggers = [
             *_APPEND_ONLY,
-            pgtrigger.Trigger(
-                # Gap-free: the counter row is bumped inside the posting transaction, so a
-                # rollback gives its number back. Whatever the caller sends is overridden.
-                name="assign_gap_free_sequence",
-                when=pgtrigger.Before,
-                operation=pgtrigger.Insert,
-                func="""
-                INSERT INTO ledger_sequence (id, last_value) VALUES (1, 1)
-                ON CONFLICT (id) DO UPDATE SET last_value = ledger_sequence.last_value + 1
-                RETURNING last_value INTO NEW.sequence;
-                RETURN NEW;
-                """,
-            ),
             pgtrigger.Trigger(
                 name="transaction_has_entries",
                 when=pgtrigger.After,
@@ -214,7 +198,7 @@ class JournalTransaction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.sequence} {self.kind}"
+        return f"transaction {self.pk} {self.kind}"
 
 
 class JournalEntry(models.Model):
@@ -269,17 +253,41 @@ class JournalEntry(models.Model):
         return f"{self.ledger_account_id} v{self.account_version} {self.amount:+f}"
 
 
-class LedgerSequence(models.Model):
-    """The single counter row behind the gap-free transaction sequence."""
+class JournalSequence(models.Model):
+    """The ledger's gap-free order: each committed transaction gets the next number.
 
-    id = models.PositiveSmallIntegerField(primary_key=True)
-    last_value = models.BigIntegerField()
+    Numbers are assigned after commit by the one sequencer (``sequencing.py``), in batches,
+    so that no posting waits on a counter row. Append-only.
+    """
+
+    sequence = models.BigIntegerField(primary_key=True)
+    transaction = models.OneToOneField(JournalTransaction, on_delete=models.PROTECT, related_name="numbering")
+    assigned_at = models.DateTimeField()
 
     class Meta:
-        db_table = "ledger_sequence"
+        db_table = "ledger_journalsequence"
+        ordering = ("sequence",)
+        constraints = [models.CheckConstraint(condition=Q(sequence__gte=1), name="ledger_sequence_positive")]
+        triggers = [
+            pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
+            pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),
+        ]
 
     def __str__(self) -> str:
-        return f"sequence at {self.last_value}"
+        return f"#{self.sequence} -> transaction {self.transaction_id}"
+
+
+class UnsequencedTransaction(models.Model):
+    """Transactions committed but not yet numbered: written by each posting, consumed by the
+    sequencer."""
+
+    transaction = models.OneToOneField(JournalTransaction, primary_key=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        db_table = "ledger_unsequenced"
+
+    def __str__(self) -> str:
+        return f"transaction {self.transaction_id} awaiting its number"
 
 
 class HoldStatus(models.TextChoices):

@@ -8,15 +8,16 @@ Nothing here opens a transaction, retries or looks locks up: it checks, posts an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from django.db import transaction
 
 from apps.ledger import errors
 from apps.ledger.legs import Leg, fingerprint
-from apps.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerAccount, TransactionKind
-from apps.ledger.posting import find_replay, post_locked
+from apps.ledger.locks import LockedAccount
+from apps.ledger.models import Hold, HoldStatus, JournalTransaction, TransactionKind
+from apps.ledger.posting import post_locked
 
 
 def _in_transaction() -> None:
@@ -26,9 +27,9 @@ def _in_transaction() -> None:
 
 def hold_reserve_locked(
     *,
-    accounts: dict[int, LedgerAccount],
-    available: LedgerAccount,
-    reserved: LedgerAccount,
+    accounts: Mapping[int, LockedAccount],
+    available_id: int,
+    reserved_id: int,
     amount: Decimal,
     idempotency_key: str,
     actor_id: int,
@@ -37,11 +38,8 @@ def hold_reserve_locked(
 ) -> Hold:
     """Reserve ``amount`` (already validated, positive) from ``available`` into ``reserved``."""
     _in_transaction()
-    legs = [Leg(available.pk, -amount), Leg(reserved.pk, amount)]
+    legs = [Leg(available_id, -amount), Leg(reserved_id, amount)]
     fp = fingerprint(TransactionKind.HOLD, legs)
-    replay = find_replay(idempotency_key, fp)
-    if replay is not None:
-        return Hold.objects.get(reserve_transaction=replay)
     txn = post_locked(
         accounts=accounts,
         legs=legs,
@@ -51,11 +49,13 @@ def hold_reserve_locked(
         actor_id=actor_id,
         memo=memo,
         reference=reference,
-        reserved_account_id=reserved.pk,
+        reserved_account_id=reserved_id,
     )
+    if txn.replayed:
+        return Hold.objects.get(reserve_transaction=txn)
     return Hold.objects.create(
-        available_account=available,
-        reserved_account=reserved,
+        available_account_id=available_id,
+        reserved_account_id=reserved_id,
         amount=amount,
         remaining=amount,
         reference=reference,
@@ -67,7 +67,7 @@ def hold_reserve_locked(
 
 def hold_settle_locked(
     *,
-    accounts: dict[int, LedgerAccount],
+    accounts: Mapping[int, LockedAccount],
     hold: Hold,
     amount: Decimal,
     other_legs: Sequence[Leg],
@@ -109,7 +109,7 @@ def hold_settle_locked(
 
 def hold_increase_locked(
     *,
-    accounts: dict[int, LedgerAccount],
+    accounts: Mapping[int, LockedAccount],
     hold: Hold,
     amount: Decimal,
     idempotency_key: str,
@@ -142,7 +142,7 @@ def hold_increase_locked(
 
 def hold_release_locked(
     *,
-    accounts: dict[int, LedgerAccount],
+    accounts: Mapping[int, LockedAccount],
     hold: Hold,
     amount: Decimal | None,
     idempotency_key: str,

@@ -1,28 +1,58 @@
 """The one place that writes journal transactions, entries and balances.
 
 Callers lock the legs' ledger accounts first (``locks.lock_ledger_accounts``) inside a
-transaction; ``post_locked`` then checks assets, balance per asset and overdrafts, and
-writes the transaction (the database assigns its gap-free sequence), its entries (each
-with the account's next version and running balance) and the new stored balances: three
-statements, whatever the number of legs.
+transaction; ``post_locked`` then checks assets, scale, the zero sum per asset and
+overdrafts in Python, and writes everything in ONE statement: the transaction (unless its
+idempotency key exists), its entries (each with the account's next version and running
+balance), the new stored balances, and the transaction's place in the sequencer's queue.
+
+Idempotency costs nothing on success: the insert skips on a key conflict (waiting for a
+concurrent twin to commit), and only then — or when about to refuse — is the key looked up.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from apps.core import context
+from apps.core.errors import ApplicationError
 from apps.core.decimals import check_scale
 from apps.ledger import errors
 from apps.ledger.legs import Leg
-from apps.ledger.models import RESERVED_PURPOSES, JournalEntry, JournalTransaction, LedgerAccount
+from apps.ledger.locks import LockedAccount
+from apps.ledger.models import RESERVED_PURPOSES, JournalTransaction
 
 IDEMPOTENCY_CONSTRAINT = "ledger_journaltransaction_idempotency_key_key"
+
+_WRITE = """
+WITH legs (account_id, asset_id, amount, version, balance_after) AS (
+    SELECT * FROM unnest(%(accounts)s::bigint[], %(assets)s::bigint[], %(amounts)s::numeric[],
+                         %(versions)s::bigint[], %(balances)s::numeric[])
+), txn AS (
+    INSERT INTO ledger_journaltransaction
+        (kind, idempotency_key, fingerprint, reference, memo, actor_id, correlation_id, posted_at, reverses_id, hold_id)
+    VALUES (%(kind)s, %(key)s, %(fingerprint)s, %(reference)s, %(memo)s, %(actor)s, %(correlation)s, %(posted_at)s,
+            %(reverses)s, %(hold)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), entries AS (
+    INSERT INTO ledger_journalentry
+        (transaction_id, ledger_account_id, asset_id, amount, account_version, balance_after, posted_at)
+    SELECT txn.id, legs.account_id, legs.asset_id, legs.amount, legs.version, legs.balance_after, %(posted_at)s
+      FROM txn, legs
+), balances AS (
+    UPDATE ledger_ledgeraccount a SET balance = legs.balance_after, version = legs.version
+      FROM legs, txn WHERE a.id = legs.account_id
+), queued AS (
+    INSERT INTO ledger_unsequenced (transaction_id) SELECT id FROM txn
+)
+SELECT id FROM txn
+"""
 
 
 def find_replay(idempotency_key: str, fingerprint: str) -> JournalTransaction | None:
@@ -32,7 +62,7 @@ def find_replay(idempotency_key: str, fingerprint: str) -> JournalTransaction | 
         return None
     if existing.fingerprint != fingerprint:
         raise errors.IdempotencyConflict(
-            f"Idempotency key {idempotency_key!r} was already used for a different transaction (#{existing.sequence}).",
+            f"Idempotency key {idempotency_key!r} was already used for a different transaction ({existing.pk}).",
             transaction_id=existing.pk,
         )
     existing.replayed = True
@@ -44,9 +74,38 @@ def is_idempotency_violation(exc: IntegrityError) -> bool:
     return getattr(diag, "constraint_name", None) == IDEMPOTENCY_CONSTRAINT
 
 
+def _check(accounts: Mapping[int, LockedAccount], legs: Sequence[Leg], reserved_account_id: int | None) -> None:
+    missing = [leg.account_id for leg in legs if leg.account_id not in accounts]
+    if missing:
+        raise errors.UnknownLedgerAccount(f"Unknown ledger account(s): {', '.join(map(str, missing))}.")
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for leg in legs:
+        account = accounts[leg.account_id]
+        if account.purpose in RESERVED_PURPOSES and leg.account_id != reserved_account_id:
+            raise errors.InvalidLegs(
+                f"Ledger account {leg.account_id} is a reserved account: only holds move value in and out of it."
+            )
+        check_scale(leg.amount, scale=account.scale)
+        totals[account.asset_code] += leg.amount
+    unbalanced = {code: total for code, total in totals.items() if total != 0}
+    if unbalanced:
+        detail = ", ".join(f"{code} {total:+f}" for code, total in sorted(unbalanced.items()))
+        raise errors.Unbalanced(f"The legs do not sum to zero per asset: {detail}.")
+    for leg in legs:
+        account = accounts[leg.account_id]
+        if not account.allow_negative and account.balance + leg.amount < 0:
+            raise errors.InsufficientFunds(
+                f"Ledger account {account.id} ({account.purpose} {account.asset_code}) holds {account.balance:f}; "
+                f"{-leg.amount:f} is needed.",
+                ledger_account=account.id,
+                available=f"{account.balance:f}",
+                requested=f"{-leg.amount:f}",
+            )
+
+
 def post_locked(
     *,
-    accounts: dict[int, LedgerAccount],
+    accounts: Mapping[int, LockedAccount],
     legs: Sequence[Leg],
     kind: str,
     idempotency_key: str,
@@ -59,77 +118,60 @@ def post_locked(
     reserved_account_id: int | None = None,
 ) -> JournalTransaction:
     """Post under the caller's locks. ``reserved_account_id`` is the one reserved account a
-    hold service may move value through; any other reserved account in the legs is refused."""
-    missing = [leg.account_id for leg in legs if leg.account_id not in accounts]
-    if missing:
-        raise errors.UnknownLedgerAccount(f"Unknown ledger account(s): {', '.join(map(str, missing))}.")
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for leg in legs:
-        if accounts[leg.account_id].purpose in RESERVED_PURPOSES and leg.account_id != reserved_account_id:
-            raise errors.InvalidLegs(
-                f"Ledger account {leg.account_id} is a reserved account: only holds move value in and out of it."
-            )
-        asset = accounts[leg.account_id].asset
-        check_scale(leg.amount, scale=asset.scale)
-        totals[asset.code] += leg.amount
-    unbalanced = {code: total for code, total in totals.items() if total != 0}
-    if unbalanced:
-        detail = ", ".join(f"{code} {total:+f}" for code, total in sorted(unbalanced.items()))
-        raise errors.Unbalanced(f"The legs do not sum to zero per asset: {detail}.")
+    hold service may move value through; any other reserved account in the legs is refused.
+    A concurrent twin of the same key that committed first is answered as a replay, even when
+    this posting would now be refused (its twin already spent the funds)."""
+    try:
+        _check(accounts, legs, reserved_account_id)
+    except ApplicationError:
+        replay = find_replay(idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        raise
+    posted_at = timezone.now()
+    changed = []
     for leg in legs:
         account = accounts[leg.account_id]
-        if not account.allow_negative and account.balance + leg.amount < 0:
-            raise errors.InsufficientFunds(
-                f"Ledger account {account.pk} ({account.purpose} {account.asset.code}) holds {account.balance:f}; "
-                f"{-leg.amount:f} is needed.",
-                ledger_account=account.pk,
-                available=f"{account.balance:f}",
-                requested=f"{-leg.amount:f}",
-            )
-
-    posted_at = timezone.now()
-    txn = JournalTransaction.objects.create(
+        changed.append((account, account.balance + leg.amount, account.version + 1))
+    params = {
+        "accounts": [a.id for a, _, _ in changed],
+        "assets": [a.asset_id for a, _, _ in changed],
+        "amounts": [leg.amount for leg in legs],
+        "versions": [v for _, _, v in changed],
+        "balances": [b for _, b, _ in changed],
+        "kind": kind,
+        "key": idempotency_key,
+        "fingerprint": fingerprint,
+        "reference": reference,
+        "memo": memo,
+        "actor": actor_id,
+        "correlation": context.current().correlation_id,
+        "posted_at": posted_at,
+        "reverses": reverses_id,
+        "hold": hold_id,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE, params)
+        row = cursor.fetchone()
+    if row is None:  # the key exists: a twin committed first
+        replay = find_replay(idempotency_key, fingerprint)
+        assert replay is not None
+        return replay
+    for account, balance, version in changed:
+        account.balance, account.version = balance, version
+    txn = JournalTransaction(
+        id=row[0],
         kind=kind,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         memo=memo,
         reference=reference,
         actor_id=actor_id,
-        correlation_id=context.current().correlation_id,
+        correlation_id=params["correlation"],
         posted_at=posted_at,
         reverses_id=reverses_id,
         hold_id=hold_id,
     )
-    entries = []
-    for leg in legs:
-        account = accounts[leg.account_id]
-        account.balance += leg.amount
-        account.version += 1
-        entries.append(
-            JournalEntry(
-                transaction=txn,
-                ledger_account_id=account.pk,
-                asset_id=account.asset_id,
-                amount=leg.amount,
-                account_version=account.version,
-                balance_after=account.balance,
-                posted_at=posted_at,
-            )
-        )
-    JournalEntry.objects.bulk_create(entries)
-    _store_balances([accounts[leg.account_id] for leg in legs])
+    txn._state.adding = False
     txn.replayed = False
     return txn
-
-
-def _store_balances(accounts: Sequence[LedgerAccount]) -> None:
-    values = ", ".join(["(%s::bigint, %s::numeric, %s::bigint)"] * len(accounts))
-    params: list[int | Decimal] = []
-    for account in accounts:
-        params += [account.pk, account.balance, account.version]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE ledger_ledgeraccount AS a SET balance = v.balance, version = v.version "  # noqa: S608 - placeholders only
-            f"FROM (VALUES {values}) AS v(id, balance, version) WHERE a.id = v.id",
-            params,
-        )

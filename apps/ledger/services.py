@@ -90,6 +90,7 @@ def ledger_accounts_for(
 ) -> dict[tuple[str, int], LedgerAccount]:
     """Several client ledger accounts at once, keyed by (purpose, asset id): one query when
     they exist, created on first use."""
+
     def lookup() -> dict[tuple[str, int], LedgerAccount]:
         q = Q()
         for purpose, asset in wanted:
@@ -135,9 +136,6 @@ def journal_transaction_post(
     @atomic_with_retry()
     def attempt() -> JournalTransaction:
         accounts = locks.lock_ledger_accounts(leg.account_id for leg in normalized)
-        replay = find_replay(key, fp)  # after the locks: a concurrent twin has committed by now
-        if replay is not None:
-            return replay
         return post_locked(
             accounts=accounts,
             legs=normalized,
@@ -170,7 +168,7 @@ def journal_transaction_reverse(
         if replay is not None:
             return replay
         if JournalTransaction.objects.filter(reverses=transaction).exists():
-            raise errors.AlreadyReversed(f"Transaction #{transaction.sequence} has already been reversed.")
+            raise errors.AlreadyReversed(f"Transaction {transaction.pk} has already been reversed.")
         return post_locked(
             accounts=accounts,
             legs=legs,
@@ -178,7 +176,7 @@ def journal_transaction_reverse(
             idempotency_key=key,
             fingerprint=fp,
             actor_id=actor.pk,
-            memo=memo or f"Reversal of #{transaction.sequence}",
+            memo=memo or f"Reversal of transaction {transaction.pk}",
             reference=transaction.reference,
             reverses_id=transaction.pk,
         )
@@ -281,8 +279,8 @@ def hold_reserve(
         accounts = locks.lock_ledger_accounts([account.pk, reserved.pk])
         return operations.hold_reserve_locked(
             accounts=accounts,
-            available=account,
-            reserved=reserved,
+            available_id=account.pk,
+            reserved_id=reserved.pk,
             amount=value,
             idempotency_key=key,
             actor_id=actor.pk,

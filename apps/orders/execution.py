@@ -16,7 +16,8 @@ from apps.brokers.interface import ExecType, ExecutionReport
 from apps.ledger import locks as ledger_locks
 from apps.ledger import operations as ledger_ops
 from apps.ledger.legs import Leg, fingerprint
-from apps.ledger.models import Hold, JournalTransaction, LedgerAccount, Purpose, TransactionKind
+from apps.ledger.locks import LockedAccount
+from apps.ledger.models import Hold, JournalTransaction, Purpose, TransactionKind
 from apps.ledger.posting import post_locked
 from apps.ledger.selectors import asset_get
 from apps.ledger.services import ledger_account_get_or_create, ledger_accounts_for
@@ -128,7 +129,7 @@ def resize_hold(order: Order, actor_id: int) -> None:
 
 def _post_fill(
     order: Order, broker: str, report: ExecutionReport, actor_id: int
-) -> tuple[JournalTransaction, dict[int, LedgerAccount], Hold | None, Decimal]:
+) -> tuple[JournalTransaction, dict[int, LockedAccount], Hold | None, Decimal]:
     """The fill's journal transaction: shares and cash between the client and the street, the
     commission to fee income, captured from the order's hold (any shortfall from available)."""
     quantity, price = report.last_quantity, report.last_price
@@ -256,7 +257,6 @@ def _book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int
             "price": price,
             "fee": fee,
             "transaction_id": txn.pk,
-            "transaction_sequence": txn.sequence,
             "cumulative_quantity": order.filled_quantity,
             "leaves_quantity": order.quantity - order.filled_quantity,
             "late": late,

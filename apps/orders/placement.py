@@ -193,8 +193,8 @@ def _place_locked(
         available, reserved = (cash, cash_reserved) if terms.side == "buy" else (shares, shares_reserved)
         order.hold = ledger_ops.hold_reserve_locked(
             accounts=locked,
-            available=available,
-            reserved=reserved,
+            available_id=available.pk,
+            reserved_id=reserved.pk,
             amount=decision.hold_amount,
             idempotency_key=f"order-hold:{account.pk}:{coid}",
             actor_id=actor.pk,

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from apps.core.actors import system_actor
 from apps.ledger import services
-from apps.ledger.models import JournalEntry, JournalTransaction, LedgerAccount, Purpose
+from apps.ledger.models import JournalEntry, JournalSequence, JournalTransaction, LedgerAccount, Purpose
+from apps.ledger.sequencing import sequence_assign
 from apps.ledger.verification import verify
 from tests.conftest import cash
 
@@ -149,13 +150,17 @@ def test_entry_asset_must_match_its_account(make_account):
 
 
 @pytest.mark.django_db
-def test_sequence_is_assigned_by_the_database(funded):
-    """Whatever a writer sends, the trigger numbers transactions from the counter."""
-    txn = JournalTransaction.objects.get(idempotency_key=f"fund-{funded.pk}")
-    assert txn.sequence == 1
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT last_value FROM ledger_sequence WHERE id = 1")
-        assert cursor.fetchone() == (1,)
+def test_sequence_numbers_are_unique_and_append_only(funded):
+    sequence_assign()
+    numbering = JournalSequence.objects.get()
+    assert numbering.sequence == 1
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql(
+            "INSERT INTO ledger_journalsequence (sequence, transaction_id, assigned_at) VALUES (1, %s, now())",
+            [numbering.transaction_id],
+        )
+    with pytest.raises(DatabaseError, match="Cannot update"), transaction.atomic():
+        sql("UPDATE ledger_journalsequence SET sequence = 5")
 
 
 @pytest.mark.django_db
@@ -179,13 +184,17 @@ def test_verify_finds_an_entry_altered_behind_the_triggers(funded, actor):
 def test_verify_finds_a_deleted_transaction_as_a_sequence_gap(funded, actor):
     for i in range(3):
         services.cash_deposit(actor=actor, trading_account=funded, currency="USD", amount="1", idempotency_key=f"d{i}")
+    sequence_assign()
     victim = JournalTransaction.objects.get(idempotency_key="d1")
+    number = JournalSequence.objects.get(transaction=victim).sequence
     sql("SET CONSTRAINTS ALL IMMEDIATE")
-    sql("ALTER TABLE ledger_journalentry DISABLE TRIGGER USER")
-    sql("ALTER TABLE ledger_journaltransaction DISABLE TRIGGER USER")
+    tables = ("ledger_journalentry", "ledger_journalsequence", "ledger_journaltransaction")
+    for table in tables:
+        sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
     sql("DELETE FROM ledger_journalentry WHERE transaction_id = %s", [victim.pk])
+    sql("DELETE FROM ledger_journalsequence WHERE transaction_id = %s", [victim.pk])
     sql("DELETE FROM ledger_journaltransaction WHERE id = %s", [victim.pk])
-    sql("ALTER TABLE ledger_journaltransaction ENABLE TRIGGER USER")
-    sql("ALTER TABLE ledger_journalentry ENABLE TRIGGER USER")
+    for table in tables:
+        sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     problems = "\n".join(verify().problems)
-    assert f"first missing number {victim.sequence}" in problems
+    assert f"first missing number {number}" in problems

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from apps.ledger import errors, services
-from apps.ledger.models import HoldStatus, JournalEntry, JournalTransaction, Purpose, TransactionKind
+from apps.ledger.models import HoldStatus, JournalEntry, JournalSequence, JournalTransaction, Purpose, TransactionKind
+from apps.ledger.sequencing import sequence_assign
 from apps.ledger.selectors import balance_as_of, balance_list, statement_page
 from apps.ledger.verification import verify
 from tests.conftest import balance, cash
@@ -59,8 +60,11 @@ def test_sequence_numbers_are_gap_free_even_after_refusals(funded, actor):
             actor=actor, trading_account=funded, currency="USD", amount="5000", idempotency_key="too-much"
         )
     deposit(actor, funded, "1", "after-refusal")
-    sequences = list(JournalTransaction.objects.order_by("sequence").values_list("sequence", flat=True))
-    assert sequences == list(range(1, len(sequences) + 1))
+    assert sequence_assign() == 2
+    numbered = list(JournalSequence.objects.order_by("sequence").values_list("sequence", "transaction_id"))
+    ids = sorted(JournalTransaction.objects.values_list("id", flat=True))
+    assert numbered == list(zip(range(1, len(ids) + 1), ids, strict=True))
+    assert sequence_assign() == 0  # nothing numbered twice
 
 
 def test_withdrawal_never_overdraws(funded, actor):

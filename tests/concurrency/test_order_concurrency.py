@@ -1,0 +1,254 @@
+"""Placing orders under real concurrency: threads released together by a barrier, each on its
+own PostgreSQL connection (closed when the thread ends), against one account.
+
+The pre-trade checks run inside the placing transaction under ``FOR NO KEY UPDATE`` locks of
+the account's cash and position rows, so concurrent orders are decided one after another on
+committed data: they cannot overspend cash, oversell shares, outrun the order-rate throttle,
+or place a duplicate ``client_order_id`` twice. ``select_for_update`` means nothing inside a
+test transaction, so these tests commit (``transaction=True``); the autouse
+``_reference_data`` fixture restores currencies, roles, firm limits and the system actor after
+each flush. Accepting an order enqueues the relay on commit: in tests that is the in-memory
+Celery broker, and nothing consumes it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from apps.brokers import intake
+from apps.brokers.interface import ExecType, ExecutionReport
+from apps.brokers.models import OrderInstruction
+from apps.core.actors import system_actor
+from apps.instruments.services import instrument_create, reference_price_set
+from apps.ledger import services as ledger
+from apps.ledger.models import Hold, JournalEntry, LedgerAccount, Purpose
+from apps.ledger.verification import verify
+from apps.orders.models import Order
+from apps.orders.placement import order_place
+from apps.risk.checks import fee_estimate
+from apps.risk.services import risk_limits_set
+from tests.factories import TradingAccountFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+THREADS = 16
+TIMEOUT = 30  # seconds, for all the threads of one run together
+QUANTITY, PRICE = Decimal(10), Decimal("100.00")
+# What one limit buy of 10 at 100.00 holds: the notional plus the commission estimate.
+PER_ORDER = QUANTITY * PRICE + fee_estimate(QUANTITY, 2)
+COVERED = 5  # the cash (or shares) cover exactly this many of the THREADS orders
+
+
+@dataclass
+class Outcome:
+    value: Any = None
+    error: BaseException | None = None
+
+
+def run_in_threads(count: int, work: Callable[[int], Any], timeout: float = TIMEOUT) -> list[Outcome]:
+    """Run ``work(i)`` for i in 0..count-1, each in its own thread and database connection,
+    all released at once by a barrier; fail if any thread is still running after ``timeout``."""
+    barrier = threading.Barrier(count, timeout=timeout)
+    outcomes = [Outcome(error=RuntimeError("the thread never reported")) for _ in range(count)]
+
+    def runner(i: int) -> None:
+        try:
+            barrier.wait()
+            outcomes[i] = Outcome(value=work(i))
+        except BaseException as exc:
+            outcomes[i] = Outcome(error=exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(i,), name=f"orders-{i}", daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [thread.name for thread in threads if thread.is_alive()]
+    assert not stuck, f"still running after {timeout}s (deadlock or lost wake-up): {stuck}"
+    errors = [repr(o.error) for o in outcomes if o.error is not None]
+    assert errors == [], errors
+    return outcomes
+
+
+@pytest.fixture
+def acme(transactional_db):  # type: ignore[no-untyped-def]
+    actor = system_actor()
+    inst = instrument_create(actor=actor, symbol="ACME", name="Acme", currency="USD", tick_size="0.01", lot_size="1")
+    reference_price_set(actor=actor, instrument=inst, price="100.00")
+    return inst
+
+
+def fund(account: Any, amount: Decimal, key: str) -> None:
+    ledger.cash_deposit(
+        actor=system_actor(), trading_account=account, currency="USD", amount=amount, idempotency_key=key
+    )
+
+
+def place(account: Any, side: str, quantity: Decimal = QUANTITY, **extra: Any) -> Order:
+    return order_place(
+        actor=system_actor(),
+        account=account,
+        symbol="ACME",
+        side=side,
+        type="limit",
+        quantity=quantity,
+        limit_price=PRICE,
+        time_in_force="day",
+        **extra,
+    )
+
+
+def ledger_account(account: Any, purpose: str, code: str) -> LedgerAccount:
+    return LedgerAccount.objects.get(trading_account=account, purpose=purpose, asset__code=code)
+
+
+def never_negative(row: LedgerAccount) -> bool:
+    """No balance the account ever had (after each entry) was below zero."""
+    return not JournalEntry.objects.filter(ledger_account=row, balance_after__lt=0).exists()
+
+
+def split(orders: list[Order]) -> tuple[list[Order], list[Order]]:
+    accepted = [o for o in orders if o.status == "pending_new"]
+    rejected = [o for o in orders if o.status == "rejected"]
+    assert len(accepted) + len(rejected) == len(orders)
+    return accepted, rejected
+
+
+def assert_holds(account: Any, accepted: list[Order], rejected: list[Order], amount: Decimal) -> None:
+    holds = Hold.objects.filter(order__account=account)
+    assert sorted(holds.values_list("order__id", flat=True)) == sorted(o.pk for o in accepted)
+    assert set(holds.values_list("status", "amount", "remaining")) == {("active", amount, amount)}
+    assert not Order.objects.filter(pk__in=[o.pk for o in rejected], hold__isnull=False).exists()
+    assert sorted(OrderInstruction.objects.values_list("order_id", flat=True)) == sorted(o.pk for o in accepted)
+
+
+# --- (a) buys racing for one account's cash ------------------------------------------------------
+
+
+def test_concurrent_buys_never_spend_more_than_the_cash(acme):
+    """16 limit buys of 10 at 100.00 (1,001.00 each with the commission estimate) on an account
+    holding exactly 5 x 1,001.00: exactly 5 are accepted, 11 are rejected for buying power, the
+    cash ends at zero, never went negative, and 5 x 1,001.00 is reserved."""
+    assert Decimal("1001.00") == PER_ORDER
+    account = TradingAccountFactory(name="Buy race")
+    fund(account, COVERED * PER_ORDER, "buy-race")
+
+    outcomes = run_in_threads(THREADS, lambda i: place(account, "buy", client_order_id=f"buy-{i}"))
+
+    accepted, rejected = split([o.value for o in outcomes])
+    assert len(accepted) == COVERED
+    assert {o.reject_reason for o in rejected} == {"insufficient_buying_power"}
+    assert len(rejected) == THREADS - COVERED
+    available = ledger_account(account, Purpose.CASH_AVAILABLE, "USD")
+    reserved = ledger_account(account, Purpose.CASH_RESERVED, "USD")
+    assert (available.balance, reserved.balance) == (Decimal(0), COVERED * PER_ORDER)
+    assert never_negative(available)
+    assert_holds(account, accepted, rejected, PER_ORDER)
+    assert Order.objects.filter(account=account).count() == THREADS
+    assert verify().ok
+
+
+# --- (b) sells racing for one account's shares ---------------------------------------------------
+
+
+def test_concurrent_sells_never_sell_more_than_the_shares(acme):
+    """The account holds exactly 5 x 10 shares (a filled buy); 16 limit sells of 10: exactly 5
+    are accepted, 11 rejected for want of shares, all 50 shares are reserved, none available."""
+    account = TradingAccountFactory(name="Sell race")
+    fund(account, Decimal("10000.00"), "sell-race")
+    buy = place(account, "buy", quantity=COVERED * QUANTITY, client_order_id="shares")
+    assert buy.status == "pending_new"
+    fill = ExecutionReport(
+        exec_id="sell-race-fill",
+        order_id=buy.pk,
+        exec_type=ExecType.FILL,
+        broker_order_id="B-shares",
+        last_quantity=COVERED * QUANTITY,
+        last_price=PRICE,
+    )
+    assert intake.receive("paper", fill) == "applied"
+    shares = ledger_account(account, Purpose.POSITION_AVAILABLE, "ACME")
+    assert shares.balance == COVERED * QUANTITY
+
+    outcomes = run_in_threads(THREADS, lambda i: place(account, "sell", client_order_id=f"sell-{i}"))
+
+    accepted, rejected = split([o.value for o in outcomes])
+    assert len(accepted) == COVERED
+    assert {o.reject_reason for o in rejected} == {"insufficient_position"}
+    shares.refresh_from_db()
+    reserved = ledger_account(account, Purpose.POSITION_RESERVED, "ACME")
+    assert (shares.balance, reserved.balance) == (Decimal(0), COVERED * QUANTITY)
+    assert never_negative(shares)
+    sells = [o for o in accepted if o.side == "sell"]
+    holds = Hold.objects.filter(order__in=sells)
+    assert set(holds.values_list("status", "amount", "remaining")) == {("active", QUANTITY, QUANTITY)}
+    assert holds.count() == COVERED
+    assert not Order.objects.filter(pk__in=[o.pk for o in rejected], hold__isnull=False).exists()
+    assert verify().ok
+
+
+# --- (c) the order-rate throttle under concurrency --------------------------------------------------
+
+
+def test_the_order_rate_throttle_holds_under_concurrency(acme):
+    """max_orders_per_second = 3 for the account, every other limit far away and plenty of
+    cash: of 16 orders at once, at most 3 are accepted and every other one is refused by the
+    throttle. Orders are decided one at a time under the account's locks, each stamped after
+    taking them, so the rule can be checked exactly whatever the timing: an order is accepted
+    if and only if fewer than 3 orders (of any outcome) were placed in the second before it."""
+    limit = 3
+    account = TradingAccountFactory(name="Rate race")
+    fund(account, Decimal("100000.00"), "rate-race")
+    risk_limits_set(actor=system_actor(), account=account, max_orders_per_second=limit)
+
+    outcomes = run_in_threads(THREADS, lambda i: place(account, "buy", quantity=Decimal(1), client_order_id=f"r{i}"))
+
+    accepted, rejected = split([o.value for o in outcomes])
+    assert 1 <= len(accepted) <= limit
+    assert {o.reject_reason for o in rejected} == {"order_rate"}
+    placed = sorted(Order.objects.filter(account=account).values_list("created_at", "status"))
+    assert len(placed) == THREADS
+    for at, status in placed:
+        before = sum(1 for other, _ in placed if at - timedelta(seconds=1) < other < at)
+        assert (status == "pending_new") == (before < limit), (at, status, before)
+    assert Hold.objects.filter(order__account=account).count() == len(accepted)
+    assert verify().ok
+
+
+# --- (d) the same client_order_id from many threads -------------------------------------------------
+
+
+def test_concurrent_duplicates_place_one_order(acme):
+    """8 threads place the same client_order_id with the same terms, three rounds: each round
+    every thread gets the same order, one call placed it and the others replayed it, one hold."""
+    duplicates, rounds = 8, 3
+    account = TradingAccountFactory(name="Duplicate orders")
+    fund(account, Decimal("10000.00"), "dup-orders")
+    for r in range(rounds):
+        coid = f"dup-{r}"
+        outcomes = run_in_threads(duplicates, lambda i, coid=coid: place(account, "buy", client_order_id=coid))
+        orders = [o.value for o in outcomes]
+        assert len({o.pk for o in orders}) == 1, "every thread got the same order"
+        assert sum(not o.replayed for o in orders) == 1, "one call placed it, the others replayed it"
+        stored = Order.objects.get(account=account, client_order_id=coid)
+        assert (stored.pk, stored.status) == (orders[0].pk, "pending_new")
+        assert Hold.objects.filter(order=stored).count() == 1
+        assert OrderInstruction.objects.filter(order=stored).count() == 1
+        assert stored.events.count() == 2
+    assert Order.objects.filter(account=account).count() == rounds
+    reserved = ledger_account(account, Purpose.CASH_RESERVED, "USD")
+    assert reserved.balance == rounds * PER_ORDER
+    assert ledger_account(account, Purpose.CASH_AVAILABLE, "USD").balance == Decimal("10000.00") - rounds * PER_ORDER
+    assert verify().ok
