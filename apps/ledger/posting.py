@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection
 from django.utils import timezone
@@ -133,7 +134,8 @@ def post_locked(
     for leg in legs:
         account = accounts[leg.account_id]
         changed.append((account, account.balance + leg.amount, account.version + 1))
-    params = {
+    correlation_id = context.current().correlation_id
+    params: dict[str, Any] = {
         "accounts": [a.id for a, _, _ in changed],
         "assets": [a.asset_id for a, _, _ in changed],
         "amounts": [leg.amount for leg in legs],
@@ -145,7 +147,7 @@ def post_locked(
         "reference": reference,
         "memo": memo,
         "actor": actor_id,
-        "correlation": context.current().correlation_id,
+        "correlation": correlation_id,
         "posted_at": posted_at,
         "reverses": reverses_id,
         "hold": hold_id,
@@ -167,7 +169,7 @@ def post_locked(
         memo=memo,
         reference=reference,
         actor_id=actor_id,
-        correlation_id=params["correlation"],
+        correlation_id=correlation_id,
         posted_at=posted_at,
         reverses_id=reverses_id,
         hold_id=hold_id,

@@ -15,17 +15,15 @@ from apps.core.db import atomic_with_retry
 from apps.instruments.models import Instrument
 from apps.ledger import locks as ledger_locks
 from apps.ledger import operations as ledger_ops
-from apps.ledger.models import Asset, Purpose
+from apps.ledger.models import Asset, LedgerAccount, Purpose
 from apps.ledger.selectors import asset_get
-from apps.ledger.services import ledger_accounts_for
-from apps.orders import errors
+from apps.orders import errors, risk_inputs
 from apps.orders.events import event
 from apps.orders.models import EventKind, Initiator, Order, OrderEvent
-from apps.orders.selectors import account_activity
+from apps.orders.risk_inputs import balance_accounts
 from apps.orders.state import Status
 from apps.orders.validation import Terms, check_against_instrument, client_order_id_or_new, parse_terms
 from apps.risk import checks
-from apps.risk.selectors import effective_limits, is_restricted, trading_states_for
 
 if TYPE_CHECKING:
     from apps.users.models import User
@@ -83,19 +81,11 @@ def order_place(
     if trading_account is None:
         raise errors.UnknownAccount("Unknown trading account.")
     currency = asset_get(instrument.currency)
-    ledger_accounts = ledger_accounts_for(
-        trading_account_id=account_id,
-        wanted=[
-            (Purpose.CASH_AVAILABLE, currency),
-            (Purpose.CASH_RESERVED, currency),
-            (Purpose.POSITION_AVAILABLE, instrument.asset),
-            (Purpose.POSITION_RESERVED, instrument.asset),
-        ],
-    )
+    balances = balance_accounts(account_id=account_id, instrument=instrument, currency=currency)
 
     @atomic_with_retry()
     def attempt() -> Order:
-        locked = ledger_locks.lock_ledger_accounts(a.pk for a in ledger_accounts.values())
+        locked = ledger_locks.lock_ledger_accounts(a.pk for a in balances.values())
         replay = _replay(account_id, coid, fp)
         if replay is not None:
             return replay
@@ -107,7 +97,7 @@ def order_place(
             coid=coid,
             fp=fp,
             locked=locked,
-            by_purpose=ledger_accounts,
+            balances=balances,
             currency=currency,
         )
 
@@ -130,33 +120,12 @@ def _place_locked(
     coid: str,
     fp: str,
     locked: dict[int, Any],
-    by_purpose: dict[tuple[str, int], Any],
+    balances: dict[str, LedgerAccount],
     currency: Asset,
 ) -> Order:
     now = timezone.now()
-    cash = locked[by_purpose[(Purpose.CASH_AVAILABLE, currency.pk)].pk]
-    cash_reserved = locked[by_purpose[(Purpose.CASH_RESERVED, currency.pk)].pk]
-    shares = locked[by_purpose[(Purpose.POSITION_AVAILABLE, instrument.asset_id)].pk]
-    shares_reserved = locked[by_purpose[(Purpose.POSITION_RESERVED, instrument.asset_id)].pk]
-    activity = account_activity(account_id=account.pk, instrument_id=instrument.pk, now=now)
-    reference = getattr(instrument, "reference_price", None)
-    snapshot = checks.Snapshot(
-        account_status=account.status,
-        instrument_active=instrument.active,
-        currency_scale=currency.scale,
-        states=trading_states_for(account_id=account.pk, instrument_id=instrument.pk),
-        restricted=is_restricted(account_id=account.pk, instrument_id=instrument.pk),
-        limits=effective_limits(account_id=account.pk),
-        reference_price=reference.price if reference else None,
-        reference_at=reference.as_of if reference else None,
-        now=now,
-        cash_available=cash.balance,
-        position_available=shares.balance,
-        position_total=shares.balance + shares_reserved.balance,
-        open_orders=activity.open_orders,
-        orders_last_second=activity.orders_last_second,
-        daily_notional=activity.daily_notional,
-        open_buy_quantity=activity.open_buy_quantity,
+    snapshot = risk_inputs.snapshot(
+        account_id=account.pk, instrument=instrument, currency=currency, balances=balances, locked=locked, now=now
     )
     intent = checks.OrderIntent(terms.side, terms.type, terms.quantity, terms.limit_price, terms.stop_price)
     decision = checks.evaluate(intent, snapshot)
@@ -190,7 +159,11 @@ def _place_locked(
     }
     if failure is None:
         order.broker = outbox.broker_for(account.pk)
-        available, reserved = (cash, cash_reserved) if terms.side == "buy" else (shares, shares_reserved)
+        available, reserved = (
+            (balances[Purpose.CASH_AVAILABLE], balances[Purpose.CASH_RESERVED])
+            if terms.side == "buy"
+            else (balances[Purpose.POSITION_AVAILABLE], balances[Purpose.POSITION_RESERVED])
+        )
         order.hold = ledger_ops.hold_reserve_locked(
             accounts=locked,
             available_id=available.pk,

@@ -8,7 +8,7 @@ instruction that the relay sends after commit. Cancels are never blocked by thro
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -16,25 +16,31 @@ from django.utils import timezone
 
 from apps.brokers import outbox
 from apps.core.db import atomic_with_retry
-from apps.core.decimals import to_decimal
-from apps.ledger import errors as ledger_errors
+from apps.core.errors import BusinessRuleViolation
 from apps.ledger import locks as ledger_locks
 from apps.ledger import operations as ledger_ops
 from apps.ledger.selectors import asset_get
-from apps.orders import errors
+from apps.orders import errors, risk_inputs
 from apps.orders.events import event
 from apps.orders.execution import resize_hold
 from apps.orders.locks import lock_order
 from apps.orders.models import EventKind, Initiator, Order
 from apps.orders.placement import order_place
+from apps.orders.risk_inputs import balance_accounts
 from apps.orders.state import TERMINAL, Event, Position, Status, next_status
 from apps.orders.validation import Terms, check_against_instrument, parse_terms
-from apps.risk.checks import fee_estimate
+from apps.risk import checks
 
 if TYPE_CHECKING:
     from apps.users.models import User
 
 __all__ = ["order_cancel", "order_expire", "order_place", "order_replace"]
+
+
+class RiskRefused(BusinessRuleViolation):
+    """A replace whose new terms fail a pre-trade check; ``code`` is the check's reason code."""
+
+    code = "risk_rejected"
 
 
 def _machine(order: Order) -> Position:
@@ -80,9 +86,15 @@ def order_replace(
     *, actor: User, order_id: int, quantity: Any = None, limit_price: Any = None, stop_price: Any = None
 ) -> Order:
     """Ask the broker to change an open order's quantity or prices. A partially filled order
-    keeps its filled quantity. If the new terms need more cash (or shares) than the hold has,
-    the hold grows now — or the request is refused with ``insufficient_funds`` and nothing
-    changes; what the old terms needed beyond the new is released when the venue confirms."""
+    keeps its filled quantity. The new terms pass the pre-trade checks as if the order were
+    not there yet (its hold counts as available); a failed check raises with its reason code
+    and nothing changes. If the new terms need more than the hold has, it grows now; what the
+    old terms needed beyond the new is released when the venue confirms."""
+    order0 = Order.objects.select_related("instrument__asset").filter(pk=order_id).first()
+    if order0 is None:
+        raise errors.OrderNotFound(f"No order {order_id}.")
+    currency = asset_get(order0.instrument.currency)
+    balances = balance_accounts(account_id=order0.account_id, instrument=order0.instrument, currency=currency)
 
     @atomic_with_retry()
     def attempt() -> Order:
@@ -91,8 +103,43 @@ def order_replace(
             raise errors.OrderNotReplaceable(f"Order {order.pk} is {order.status} and cannot be replaced now.")
         terms = _new_terms(order, quantity, limit_price, stop_price)
         check_against_instrument(terms, order.instrument)
+        if terms.quantity < order.filled_quantity:
+            raise errors.InvalidOrder(
+                f"quantity {terms.quantity:f} is below the {order.filled_quantity:f} already filled.", field="quantity"
+            )
+        locked = ledger_locks.lock_ledger_accounts(a.pk for a in balances.values())
+        hold = ledger_locks.lock_hold(order.hold_id) if order.hold_id else None
         now = timezone.now()
-        grown = _grow_hold(order, terms, actor)
+        snapshot = risk_inputs.snapshot(
+            account_id=order.account_id,
+            instrument=order.instrument,
+            currency=currency,
+            balances=balances,
+            locked=locked,
+            now=now,
+            replacing=order,
+            replacing_hold=hold.remaining if hold else Decimal(0),
+        )
+        leaves = terms.quantity - order.filled_quantity
+        decision = checks.evaluate(
+            checks.OrderIntent(terms.side, terms.type, leaves, terms.limit_price, terms.stop_price), snapshot
+        )
+        failure = decision.first_failure
+        if failure is not None and leaves > 0:
+            raise RiskRefused(
+                f"The new terms fail the pre-trade check {failure.code}: {failure.detail}", code=failure.code
+            )
+        grown = Decimal(0)
+        if hold is not None and leaves > 0 and decision.hold_amount > hold.remaining:
+            grown = decision.hold_amount - hold.remaining
+            ledger_ops.hold_increase_locked(
+                accounts=locked,
+                hold=hold,
+                amount=grown,
+                actor_id=actor.pk,
+                idempotency_key=f"order-hold-increase:{order.pk}:{hold.amount:f}+{grown:f}",
+                memo=f"replace of order {order.pk}",
+            )
         order.status = next_status(_machine(order), Event.REPLACE_REQUEST)
         order.updated_at = now
         order.save(update_fields=["status", "updated_at"])
@@ -103,7 +150,7 @@ def order_replace(
             actor_id=actor.pk,
             initiator=Initiator.CLIENT,
             at=now,
-            data={**payload, "hold_increase": grown},
+            data={**payload, "hold_increase": grown, "checks": [c.as_dict() for c in decision.checks]},
         ).save()
         outbox.instruction_add(order_id=order.pk, broker=order.broker, action="replace", now=now, payload=payload)
         transaction.on_commit(outbox.kick)
@@ -123,42 +170,6 @@ def _new_terms(order: Order, quantity: Any, limit_price: Any, stop_price: Any) -
         limit_price=order.limit_price if limit_price is None else limit_price,
         stop_price=order.stop_price if stop_price is None else stop_price,
     )
-
-
-def _grow_hold(order: Order, terms: Terms, actor: User) -> Decimal:
-    """Grow the hold to cover the new terms' open quantity, if it must; return the increase."""
-    if order.hold_id is None:
-        return Decimal(0)
-    leaves = max(terms.quantity - order.filled_quantity, Decimal(0))
-    if order.side == "sell":
-        need = leaves
-    else:
-        scale = asset_get(order.instrument.currency).scale
-        price = terms.limit_price or (order.notional_estimate / order.quantity)
-        need = (leaves * to_decimal(price)).quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
-        need += fee_estimate(leaves, scale) if leaves else Decimal(0)
-    hold = order.hold
-    assert hold is not None
-    accounts = ledger_locks.lock_ledger_accounts([hold.available_account_id, hold.reserved_account_id])
-    locked = ledger_locks.lock_hold(hold.pk)
-    assert locked is not None
-    increase = need - locked.remaining
-    if increase <= 0:
-        return Decimal(0)
-    try:
-        ledger_ops.hold_increase_locked(
-            accounts=accounts,
-            hold=locked,
-            amount=increase,
-            actor_id=actor.pk,
-            idempotency_key=f"order-hold-increase:{order.pk}:{locked.amount:f}+{increase:f}",
-            memo=f"replace of order {order.pk}",
-        )
-    except ledger_errors.InsufficientFunds as exc:
-        raise ledger_errors.InsufficientFunds(
-            f"The new terms need {increase:f} more than is available: {exc.detail}"
-        ) from None
-    return increase
 
 
 def order_expire(*, actor: User, order_id: int, initiator: str = Initiator.EXPIRY) -> Order:

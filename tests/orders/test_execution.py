@@ -197,7 +197,7 @@ def test_replace_upwards_grows_the_hold_or_is_refused(account, instrument, actor
 
     with pytest.raises(ApplicationError) as info:
         order_replace(actor=actor, order_id=order.pk, quantity="30")
-    assert info.value.code == "insufficient_funds"
+    assert info.value.code == "insufficient_buying_power"
     order.refresh_from_db()
     assert order.status == "new" and balance(account, Purpose.CASH_RESERVED) == Decimal("1001.00")
 
