@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Schedule:
-    """One periodic task on a UTC crontab (same field syntax as cron)."""
+    """One periodic task on a UTC crontab (same field syntax as cron), or every N seconds."""
 
     name: str
     task: str
@@ -24,6 +24,7 @@ class Schedule:
     kwargs: dict[str, object] = field(default_factory=dict)
     queue: str | None = None
     description: str = ""
+    every_seconds: int | None = None
 
 
 SCHEDULES: list[Schedule] = [
@@ -51,5 +52,11 @@ SCHEDULES: list[Schedule] = [
         task="orders.expire_day_orders",
         minute="*",
         description="After the session close, expire open DAY orders and release their holds.",
+    ),
+    Schedule(
+        name="ledger: number committed transactions",
+        task="ledger.sequence",
+        every_seconds=2,
+        description="The sequencer: gap-free numbers for transactions committed since the last run.",
     ),
 ]

@@ -21,8 +21,8 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from apps.core import context
-from apps.core.errors import ApplicationError
 from apps.core.decimals import check_scale
+from apps.core.errors import ApplicationError
 from apps.ledger import errors
 from apps.ledger.legs import Leg
 from apps.ledger.locks import LockedAccount

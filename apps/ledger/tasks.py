@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from apps.ledger.sequencing import sequence_assign
 from apps.ledger.verification import verify
 
 logger = logging.getLogger(__name__)
@@ -18,3 +19,9 @@ def verify_ledger_task() -> dict[str, object]:
     if not report.ok:
         logger.error("ledger verification failed: %s", "; ".join(report.problems[:20]))
     return {"ok": report.ok, "problems": len(report.problems), "accounts": report.accounts_checked}
+
+
+@shared_task(name="ledger.sequence", acks_late=True, time_limit=300, soft_time_limit=280, ignore_result=True)
+def sequence_task() -> int:
+    """Number the transactions committed since the last run (one sequencer at a time)."""
+    return sequence_assign()

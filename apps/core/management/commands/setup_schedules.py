@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from apps.core.schedules import SCHEDULES, Schedule
 
@@ -21,18 +21,24 @@ MANAGED_MARK = "[setup_schedules]"
 
 def _store(schedule: Schedule) -> str:
     """Create or update one periodic task; answer what happened (created, updated, unchanged)."""
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=schedule.minute,
-        hour=schedule.hour,
-        day_of_week=schedule.day_of_week,
-        day_of_month=schedule.day_of_month,
-        month_of_year=schedule.month_of_year,
-        timezone="UTC",
-    )
+    crontab, interval = None, None
+    if schedule.every_seconds:
+        interval, _ = IntervalSchedule.objects.get_or_create(
+            every=schedule.every_seconds, period=IntervalSchedule.SECONDS
+        )
+    else:
+        crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=schedule.minute,
+            hour=schedule.hour,
+            day_of_week=schedule.day_of_week,
+            day_of_month=schedule.day_of_month,
+            month_of_year=schedule.month_of_year,
+            timezone="UTC",
+        )
     wanted: dict[str, Any] = {
         "task": schedule.task,
         "crontab": crontab,
-        "interval": None,
+        "interval": interval,
         "solar": None,
         "clocked": None,
         "kwargs": json.dumps(schedule.kwargs, sort_keys=True),
