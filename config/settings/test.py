@@ -3,7 +3,7 @@
 from config.embedded import database_url
 
 from .base import *
-from .base import database_settings
+from .base import database_settings, env
 
 DEBUG = False
 DATABASES = {"default": database_settings(database_url())}
@@ -14,7 +14,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]
-# Messages that tests enqueue go to an in-memory broker unless a test runs a real worker
-# (tests/core/test_celery_worker.py and the pipeline tests pass their own broker to it).
-CELERY_BROKER_URL = "memory://"
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Messages that tests enqueue go to an in-memory broker, unless CELERY_BROKER_URL names one:
+# the worker processes that the pipeline tests start get a real broker that way.
+if not env("CELERY_BROKER_URL", default=""):
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
