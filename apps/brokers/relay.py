@@ -30,7 +30,7 @@ MAX_ATTEMPTS = 8
 
 def stale_after() -> timedelta:
     """How long an instruction may stay in flight before its worker is presumed dead."""
-    return timedelta(seconds=int(getattr(settings, "BROKERS_RELAY_STALE_SECONDS", 120)))
+    return timedelta(seconds=int(settings.BROKERS_RELAY_STALE_SECONDS))
 
 
 _CLAIM = """

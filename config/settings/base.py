@@ -201,3 +201,6 @@ BROKERS: dict[str, dict[str, object]] = {
     "paper": {key: env.str(var) for key, var in _PAPER_ENV.items() if env.str(var, default="")},
 }
 DEFAULT_BROKER = env("DEFAULT_BROKER", default="paper")
+# An outbox instruction in flight longer than this is presumed orphaned by a dead worker:
+# its outcome is resolved by asking the broker, never by sending it again blindly.
+BROKERS_RELAY_STALE_SECONDS = env.int("BROKERS_RELAY_STALE_SECONDS", default=120)
