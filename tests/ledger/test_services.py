@@ -9,8 +9,8 @@ import pytest
 
 from apps.ledger import errors, services
 from apps.ledger.models import HoldStatus, JournalEntry, JournalSequence, JournalTransaction, Purpose, TransactionKind
-from apps.ledger.sequencing import sequence_assign
 from apps.ledger.selectors import balance_as_of, balance_list, statement_page
+from apps.ledger.sequencing import sequence_assign
 from apps.ledger.verification import verify
 from tests.conftest import balance, cash
 
