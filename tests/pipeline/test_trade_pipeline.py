@@ -175,3 +175,30 @@ def test_a_killed_worker_loses_nothing(rich, instrument, tmp_path: Path):
         second.send(relay_task)
         wait_until(order, "filled")
     assert Fill.objects.filter(order=order).count() == 1
+
+
+def test_stop_stop_limit_and_fok_orders(rich, instrument, tmp_path: Path):
+    stop = place(rich, type="stop", stop_price="105.00", time_in_force="gtc")
+    stop_limit = place(rich, type="stop_limit", stop_price="105.00", limit_price="106.00", time_in_force="gtc")
+    fok_miss = place(rich, type="limit", limit_price="95.00", time_in_force="fok")
+    fok_hit = place(rich, type="limit", limit_price="101.00", time_in_force="fok")
+    with running_worker(tmp_path) as worker:
+        worker.send(relay_task)
+        wait_until(fok_miss, "canceled")
+        wait_until(fok_hit, "filled")
+        wait_until(stop, "new")
+        wait_until(stop_limit, "new")
+        reference_price_set(actor=system_actor(), instrument=instrument, price="107.00")
+        worker.send(poll_task)
+        wait_until(stop, "filled")  # triggered, then a market order at the reference price
+        time.sleep(1)
+        stop_limit.refresh_from_db()
+        assert stop_limit.status == "new"  # triggered, but 107.00 is above its limit: it rests
+        reference_price_set(actor=system_actor(), instrument=instrument, price="105.50")
+        worker.send(poll_task)
+        wait_until(stop_limit, "filled")
+    prices = {o.pk: Fill.objects.get(order=o).price for o in (stop, stop_limit, fok_hit)}
+    assert prices == {stop.pk: Decimal("107.00"), stop_limit.pk: Decimal("105.50"), fok_hit.pk: Decimal("100.00")}
+    assert fok_miss.reject_reason == "" and not Fill.objects.filter(order=fok_miss).exists()
+    assert balance(rich, Purpose.CASH_RESERVED) == 0
+    assert verify().ok
