@@ -85,32 +85,38 @@ def ledger_account_get_or_create(*, trading_account_id: int | None, purpose: str
     return account
 
 
-def ledger_accounts_for(
-    *, trading_account_id: int, wanted: Sequence[tuple[str, Asset]]
-) -> dict[tuple[str, int], LedgerAccount]:
-    """Several client ledger accounts at once, keyed by (purpose, asset id): one query when
-    they exist, created on first use."""
+def ledger_accounts_resolve(
+    wanted: Sequence[tuple[int | None, str, Asset]],
+) -> dict[tuple[int | None, str, int], LedgerAccount]:
+    """Several ledger accounts at once — client (owner id) or house (None) — keyed by (owner id,
+    purpose, asset id): one query when they exist, created on first use."""
 
-    def lookup() -> dict[tuple[str, int], LedgerAccount]:
+    def lookup() -> dict[tuple[int | None, str, int], LedgerAccount]:
         q = Q()
-        for purpose, asset in wanted:
-            q |= Q(purpose=purpose, asset_id=asset.pk)
-        return {
-            (a.purpose, a.asset_id): a for a in LedgerAccount.objects.filter(q, trading_account_id=trading_account_id)
-        }
+        for owner, purpose, asset in wanted:
+            q |= Q(trading_account_id=owner, purpose=purpose, asset_id=asset.pk)
+        return {(a.trading_account_id, a.purpose, a.asset_id): a for a in LedgerAccount.objects.filter(q)}
 
     found = lookup()
-    missing = [(p, a) for p, a in wanted if (p, a.pk) not in found]
+    missing = [(o, p, a) for o, p, a in wanted if (o, p, a.pk) not in found]
     if missing:
         LedgerAccount.objects.bulk_create(
-            [LedgerAccount(trading_account_id=trading_account_id, purpose=p, asset=a) for p, a in missing],
+            [LedgerAccount(trading_account_id=o, purpose=p, asset=a, allow_negative=o is None) for o, p, a in missing],
             ignore_conflicts=True,
         )
         found = lookup()
-    assets = {a.pk: a for _, a in wanted}
+    assets = {a.pk: a for _, _, a in wanted}
     for account in found.values():
         account.asset = assets[account.asset_id]
     return found
+
+
+def ledger_accounts_for(
+    *, trading_account_id: int, wanted: Sequence[tuple[str, Asset]]
+) -> dict[tuple[str, int], LedgerAccount]:
+    """Several client ledger accounts at once, keyed by (purpose, asset id)."""
+    found = ledger_accounts_resolve([(trading_account_id, purpose, asset) for purpose, asset in wanted])
+    return {(purpose, asset_id): account for (_, purpose, asset_id), account in found.items()}
 
 
 # --- generic posting ---------------------------------------------------------------------
@@ -399,4 +405,5 @@ __all__ = [
     "ledger_account_get_or_create",
     "ledger_accounts_for",
     "ledger_accounts_open",
+    "ledger_accounts_resolve",
 ]

@@ -20,7 +20,7 @@ from apps.ledger.locks import LockedAccount
 from apps.ledger.models import Hold, JournalTransaction, Purpose, TransactionKind
 from apps.ledger.posting import post_locked
 from apps.ledger.selectors import asset_get
-from apps.ledger.services import ledger_account_get_or_create, ledger_accounts_for
+from apps.ledger.services import ledger_accounts_resolve
 from apps.orders import errors
 from apps.orders.events import event
 from apps.orders.locks import lock_order
@@ -139,23 +139,24 @@ def _post_fill(
     quantum = Decimal(1).scaleb(-currency.scale)
     notional = (quantity * price).quantize(quantum, ROUND_HALF_UP)
     fee = report.fee.quantize(quantum, ROUND_HALF_UP)
-    client = ledger_accounts_for(
-        trading_account_id=order.account_id,
-        wanted=[
-            (Purpose.CASH_AVAILABLE, currency),
-            (Purpose.CASH_RESERVED, currency),
-            (Purpose.POSITION_AVAILABLE, instrument.asset),
-            (Purpose.POSITION_RESERVED, instrument.asset),
-        ],
+    owner = order.account_id
+    resolved = ledger_accounts_resolve(
+        [
+            (owner, Purpose.CASH_AVAILABLE, currency),
+            (owner, Purpose.CASH_RESERVED, currency),
+            (owner, Purpose.POSITION_AVAILABLE, instrument.asset),
+            (owner, Purpose.POSITION_RESERVED, instrument.asset),
+            (None, Purpose.STREET, currency),
+            (None, Purpose.STREET, instrument.asset),
+            (None, Purpose.FEE_INCOME, currency),
+        ]
     )
-    street_cash = ledger_account_get_or_create(trading_account_id=None, purpose=Purpose.STREET, asset=currency)
-    street_shares = ledger_account_get_or_create(
-        trading_account_id=None, purpose=Purpose.STREET, asset=instrument.asset
-    )
-    fee_income = ledger_account_get_or_create(trading_account_id=None, purpose=Purpose.FEE_INCOME, asset=currency)
-    cash = client[(Purpose.CASH_AVAILABLE, currency.pk)]
-    shares = client[(Purpose.POSITION_AVAILABLE, instrument.asset_id)]
-    ids = [a.pk for a in client.values()] + [street_cash.pk, street_shares.pk, fee_income.pk]
+    street_cash = resolved[(None, Purpose.STREET, currency.pk)]
+    street_shares = resolved[(None, Purpose.STREET, instrument.asset_id)]
+    fee_income = resolved[(None, Purpose.FEE_INCOME, currency.pk)]
+    cash = resolved[(owner, Purpose.CASH_AVAILABLE, currency.pk)]
+    shares = resolved[(owner, Purpose.POSITION_AVAILABLE, instrument.asset_id)]
+    ids = [a.pk for a in resolved.values()]
     accounts = ledger_locks.lock_ledger_accounts(ids)
     hold = ledger_locks.lock_hold(order.hold_id) if order.hold_id else None
 

@@ -21,7 +21,7 @@ from apps.ledger.services import ledger_accounts_for
 from apps.orders.models import Order
 from apps.orders.selectors import account_activity
 from apps.risk import checks
-from apps.risk.selectors import effective_limits, is_restricted, trading_states_for
+from apps.risk.selectors import risk_context
 
 _STATE = """
 SELECT a.status, i.active, r.price, r.as_of
@@ -76,13 +76,14 @@ def snapshot(
             cash += replacing_hold
         else:
             shares += replacing_hold
+    states, restricted, limits = risk_context(account_id=account_id, instrument_id=instrument.pk)
     return checks.Snapshot(
         account_status=status,
         instrument_active=active,
         currency_scale=currency.scale,
-        states=trading_states_for(account_id=account_id, instrument_id=instrument.pk),
-        restricted=is_restricted(account_id=account_id, instrument_id=instrument.pk),
-        limits=effective_limits(account_id=account_id),
+        states=states,
+        restricted=restricted,
+        limits=limits,
         reference_price=price,
         reference_at=as_of,
         now=now,

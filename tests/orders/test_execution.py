@@ -229,6 +229,6 @@ def test_terminal_order_cannot_be_canceled(rich, instrument, actor):
 def test_fill_query_count(rich, instrument, actor, django_assert_max_num_queries):
     order = buy(actor, rich)
     intake.receive("paper", report(order, ExecType.PARTIAL_FILL, "1", "100.00", "1.00"))
-    with django_assert_max_num_queries(19 + 4):  # + two SAVEPOINT/RELEASE pairs inside the test transaction
+    with django_assert_max_num_queries(15 + 4):  # + two SAVEPOINT/RELEASE pairs inside the test transaction
         intake.receive("paper", report(order, ExecType.PARTIAL_FILL, "1", "100.00", "1.00"))
     assert Order.objects.get(pk=order.pk).filled_quantity == 2

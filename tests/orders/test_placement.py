@@ -131,6 +131,6 @@ def test_unknown_account_raises_not_found(instrument, actor):
 
 def test_place_order_query_count(rich, instrument, actor, django_assert_max_num_queries):
     place(actor, rich)  # warm: ledger accounts exist
-    with django_assert_max_num_queries(17 + 2):  # + SAVEPOINT/RELEASE of the test's own transaction
+    with django_assert_max_num_queries(15 + 2):  # + SAVEPOINT/RELEASE of the test's own transaction
         order = place(actor, rich)
     assert order.status == "pending_new"
