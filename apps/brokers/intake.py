@@ -24,29 +24,33 @@ def _payload(report: ExecutionReport) -> dict[str, object]:
     return dataclasses.asdict(report)
 
 
-def receive(broker: str, report: ExecutionReport) -> str:
-    """Record and apply one report. Returns "applied", "duplicate" or "dead"."""
+def _record_and_apply(broker: str, report: ExecutionReport, actor_id: int) -> str:
     from apps.orders.execution import apply_report
 
-    actor_id = system_actor().pk
+    with transaction.atomic():  # a savepoint: a duplicate is a unique violation on the record
+        try:
+            ExecutionReportRecord.objects.create(
+                broker=broker,
+                exec_id=report.exec_id,
+                order_id=report.order_id,
+                exec_type=report.exec_type,
+                payload=_payload(report),
+                status=ReportStatus.APPLIED,
+                received_at=timezone.now(),
+            )
+        except IntegrityError:
+            return "duplicate"
+    apply_report(broker=broker, report=report, actor_id=actor_id)
+    return "applied"
+
+
+def receive(broker: str, report: ExecutionReport, *, actor_id: int | None = None) -> str:
+    """Record and apply one report in its own transaction. Returns "applied", "duplicate" or "dead"."""
+    actor = actor_id or system_actor().pk
 
     @atomic_with_retry()
     def attempt() -> str:
-        with transaction.atomic():  # a savepoint: a duplicate is a unique violation on the record
-            try:
-                ExecutionReportRecord.objects.create(
-                    broker=broker,
-                    exec_id=report.exec_id,
-                    order_id=report.order_id,
-                    exec_type=report.exec_type,
-                    payload=_payload(report),
-                    status=ReportStatus.APPLIED,
-                    received_at=timezone.now(),
-                )
-            except IntegrityError:
-                return "duplicate"
-        apply_report(broker=broker, report=report, actor_id=actor_id)
-        return "applied"
+        return _record_and_apply(broker, report, actor)
 
     try:
         return attempt()
@@ -55,7 +59,28 @@ def receive(broker: str, report: ExecutionReport) -> str:
 
 
 def receive_many(broker: str, reports: Iterable[ExecutionReport]) -> list[str]:
-    return [receive(broker, report) for report in reports]
+    """Record and apply reports, one transaction per order (an acknowledgement and its fill
+    commit together). If any report of an order cannot be applied, that order's reports are
+    applied one by one instead, so the good ones are booked and the bad one dead-lettered."""
+    actor_id = system_actor().pk
+    by_order: dict[int, list[ExecutionReport]] = {}
+    for report in reports:
+        by_order.setdefault(report.order_id, []).append(report)
+    outcomes: list[str] = []
+    for group in by_order.values():
+        if len(group) == 1:
+            outcomes.append(receive(broker, group[0], actor_id=actor_id))
+            continue
+
+        @atomic_with_retry()
+        def together(group: list[ExecutionReport] = group) -> list[str]:
+            return [_record_and_apply(broker, report, actor_id) for report in group]
+
+        try:
+            outcomes += together()
+        except ApplicationError:
+            outcomes += [receive(broker, report, actor_id=actor_id) for report in group]
+    return outcomes
 
 
 @atomic_with_retry()

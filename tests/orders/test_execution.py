@@ -232,3 +232,14 @@ def test_fill_query_count(rich, instrument, actor, django_assert_max_num_queries
     with django_assert_max_num_queries(15 + 4):  # + two SAVEPOINT/RELEASE pairs inside the test transaction
         intake.receive("paper", report(order, ExecType.PARTIAL_FILL, "1", "100.00", "1.00"))
     assert Order.objects.get(pk=order.pk).filled_quantity == 2
+
+
+def test_reports_of_one_order_commit_together_and_a_bad_one_is_set_aside(rich, instrument, actor):
+    order = buy(actor, rich)
+    good = [report(order, ExecType.NEW), report(order, ExecType.PARTIAL_FILL, "4", "100.00", "1.00")]
+    assert intake.receive_many("paper", good) == ["applied", "applied"]
+    mixed = [report(order, ExecType.PARTIAL_FILL, "2", "100.00"), report(order, ExecType.FILL, "9", "100.00")]
+    assert intake.receive_many("paper", mixed) == ["applied", "dead"]  # 4 + 2 + 9 would overfill 10
+    order.refresh_from_db()
+    assert (order.status, order.filled_quantity) == ("partially_filled", 6)
+    assert intake.receive_many("paper", good) == ["duplicate", "duplicate"]
