@@ -8,6 +8,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 import random
+import re
 import statistics
 import time
 from collections import defaultdict
@@ -22,22 +23,40 @@ from bench.report import percentile
 AMOUNT = Decimal("1.00")
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+#: Statements the hot paths send, by a fragment of their SQL; anything else is named generically.
 LABELS = [
+    ("ORDER BY a.id FOR NO KEY UPDATE OF a", "lock: SELECT ledger accounts FOR NO KEY UPDATE (raw)"),
+    ("INSERT INTO ledger_unsequenced", "write: transaction, entries, balances, queue (1 statement)"),
     ('FROM "ledger_journaltransaction"', "SELECT transaction by idempotency key"),
-    ("FOR NO KEY UPDATE", "lock: SELECT accounts FOR NO KEY UPDATE"),
-    ('INSERT INTO "ledger_journaltransaction"', "INSERT transaction (sequence trigger)"),
-    ('INSERT INTO "ledger_journalentry"', "INSERT entries (bulk)"),
-    ("UPDATE ledger_ledgeraccount", "UPDATE stored balances"),
     ('FROM "ledger_asset"', "asset_get"),
-    ('FROM "ledger_ledgeraccount"', "ledger_account_get_or_create"),
+    ('FROM "ledger_ledgeraccount"', "SELECT ledger accounts (ORM)"),
+    ('FROM "users_user"', "system_actor(): SELECT users_user"),
+    ("JOIN instruments_instrument i ON i.id", "risk state: account, instrument, reference price (raw)"),
+    ("count(*) FILTER (WHERE status = ANY", "account_activity: open orders, rate, notional (raw)"),
+    ('"orders_order"."client_order_id" =', "_replay: SELECT orders_order by client_order_id"),
+    ('"claimed_at" <', "UPDATE brokers_orderinstruction: stale in-flight -> unknown"),
+    ('"last_error" =', "UPDATE brokers_orderinstruction: finish"),
 ]
+_TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?([a-z_]+)"?', re.IGNORECASE)
 
 
 def label(sql: str) -> str:
+    """A short name for one statement: a known hot-path statement, else its verb, table and lock."""
     for needle, name in LABELS:
         if needle in sql:
             return name
-    return sql[:60]
+    text = " ".join(sql.split())
+    verb = text.split(" ", 1)[0].upper()
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return {"SAVEPOINT": "SAVEPOINT", "RELEASE": "RELEASE SAVEPOINT", "ROLLBACK": "ROLLBACK TO SAVEPOINT"}[verb]
+    if verb == "WITH":
+        verb = "WITH … " + next((v for v in ("INSERT", "UPDATE", "DELETE") if f") {v} " in text), "SELECT")
+    match = _TABLE.search(text)
+    table = match.group(1) if match else "?"
+    for flag in ("FOR NO KEY UPDATE", "FOR UPDATE", "ON CONFLICT", "SKIP LOCKED"):
+        if flag in text:
+            table += f" {flag}"
+    return f"{verb} {table}"
 
 
 @dataclass
@@ -60,7 +79,6 @@ class Anatomy:
     total_ms: float
     total_p99_ms: float
     round_trip_ms: float
-    lock_held_ms: float
     postings: int
 
 
@@ -80,7 +98,7 @@ def _poster(actor_id: int, pool: list[int]) -> Callable[[str], object]:
     return post
 
 
-def _capture(call: Callable[[], object]) -> list[str]:
+def capture(call: Callable[[], object]) -> list[str]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -122,11 +140,8 @@ class _Spans:
 
 
 STEP_NAMES = {
-    "find_replay": "posting.find_replay (SELECT by idempotency key)",
-    "lock": "locks.lock_ledger_accounts (SELECT ... FOR NO KEY UPDATE)",
-    "create": "JournalTransaction.objects.create",
-    "bulk_create": "JournalEntry.objects.bulk_create",
-    "store": "posting._store_balances (UPDATE ... FROM VALUES)",
+    "lock": "locks.lock_ledger_accounts (1 statement; BEGIN goes with it)",
+    "post_locked": "posting.post_locked (checks in Python, then 1 write statement)",
     "commit": "commit (deferred checks, then COMMIT)",
 }
 
@@ -149,18 +164,17 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
     from django.db import connections
 
     from apps.accounts.models import TradingAccount
-    from apps.ledger import locks, posting, services
-    from apps.ledger.models import JournalEntry, JournalTransaction
+    from apps.ledger import locks, services
     from apps.ledger.services import cash_deposit
     from apps.users.models import User
 
     post = _poster(actor_id, pool)
     for n in range(50):
         post(f"anatomy-warmup-{n}")
-    queries = _capture(lambda: post("anatomy-capture"))
+    queries = capture(lambda: post("anatomy-capture"))
     actor = User.objects.get(pk=actor_id)
     account = TradingAccount.objects.get(pk=trading_account_id)
-    deposit_queries = _capture(
+    deposit_queries = capture(
         lambda: cash_deposit(
             actor=actor, trading_account=account, currency="USD", amount="1.00", idempotency_key="anatomy-deposit"
         )
@@ -184,11 +198,8 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
 
     # Instrument this process only; the code under test is unchanged.
     patches: list[tuple[object, str, object]] = [
-        (services, "find_replay", spans.wrap("find_replay", services.find_replay)),
         (locks, "lock_ledger_accounts", spans.wrap("lock", locks.lock_ledger_accounts)),
-        (JournalTransaction.objects, "create", spans.wrap("create", JournalTransaction.objects.create)),
-        (JournalEntry.objects, "bulk_create", spans.wrap("bulk_create", JournalEntry.objects.bulk_create)),
-        (posting, "_store_balances", spans.wrap("store", posting._store_balances)),
+        (services, "post_locked", spans.wrap("post_locked", services.post_locked)),
         (wrapper, "_commit", spans.wrap("commit", split_commit)),
     ]
     saved = [(target, name, target.__dict__.get(name)) for target, name, _ in patches]
@@ -196,7 +207,6 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
     sql_in: dict[str, list[float]] = defaultdict(list)
     statements: dict[str, list[float]] = defaultdict(list)
     totals: list[float] = []
-    held: list[float] = []
     for target, name, replacement in patches:
         setattr(target, name, replacement)
     try:
@@ -215,8 +225,6 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
                 sql_in["rest"].append(0.0)
                 for name, start, end in spans.sql:
                     statements[name].append(end - start)
-                insert = next(start for name, start, _ in spans.sql if name.startswith("INSERT transaction"))
-                held.append(spans.sql[-1][2] - insert)
     finally:
         for target, name, original in saved:
             if original is None:
@@ -228,7 +236,7 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
         deposit_queries=deposit_queries,
         steps=[
             Step(
-                STEP_NAMES.get(name, "the rest: normalize_legs, fingerprint, checks, atomic(), context"),
+                STEP_NAMES.get(name, "the rest: normalize_legs, fingerprint, atomic(), context"),
                 statistics.median(values) * 1000,
                 statistics.median(sql_in[name]) * 1000,
             )
@@ -238,8 +246,93 @@ def measure(*, actor_id: int, pool: list[int], trading_account_id: int, postings
         total_ms=statistics.median(totals) * 1000,
         total_p99_ms=percentile(totals, 99) * 1000,
         round_trip_ms=round_trip,
-        lock_held_ms=statistics.median(held) * 1000,
         postings=postings,
+    )
+
+
+@dataclass
+class CallTiming:
+    """One operation timed statement by statement over many calls (medians per call)."""
+
+    title: str
+    count: int
+    #: the labels of one call's statements, in order (BEGIN and COMMIT are not statements here)
+    queries: list[str]
+    total_ms: float
+    total_p99_ms: float
+    #: label -> (statements per call, median ms per call of all of them); COMMITs included
+    statements: dict[str, tuple[float, float]]
+
+    @property
+    def sql_ms(self) -> float:
+        return sum(ms for _, ms in self.statements.values())
+
+
+def time_calls(title: str, call: Callable[[int], object], count: int, *, first: int = 0) -> CallTiming:
+    """Capture the queries of ``call(first)``, then time ``call(first + 1 .. first + count)``
+    statement by statement: client wall time of every statement and of every COMMIT."""
+    from django.db import connections
+
+    queries = [label(sql) for sql in capture(lambda: call(first))]
+    wrapper = connections["default"]
+    spans = _Spans()
+    original_commit = getattr(wrapper, "_commit")  # noqa: B009 - private, and untyped in the stubs
+
+    def timed_commit() -> None:
+        began = time.perf_counter()
+        try:
+            original_commit()
+        finally:
+            spans.sql.append(("COMMIT (deferred checks, WAL flush)", began, time.perf_counter()))
+
+    totals: list[float] = []
+    per_call: dict[str, list[float]] = defaultdict(list)
+    occurrences: dict[str, int] = defaultdict(int)
+    setattr(wrapper, "_commit", timed_commit)  # noqa: B010 - this process only; restored below
+    try:
+        with wrapper.execute_wrapper(spans.execute):
+            for n in range(first + 1, first + 1 + count):
+                spans.clear()
+                began = time.perf_counter()
+                call(n)
+                totals.append(time.perf_counter() - began)
+                summed: dict[str, float] = defaultdict(float)
+                for name, start, end in spans.sql:
+                    summed[name] += end - start
+                    occurrences[name] += 1
+                for name in set(per_call) | set(summed):
+                    per_call[name].append(summed.get(name, 0.0))
+    finally:
+        delattr(wrapper, "_commit")
+    statements = {
+        name: (occurrences[name] / count, statistics.median(values + [0.0] * (count - len(values))) * 1000)
+        for name, values in per_call.items()
+    }
+    return CallTiming(
+        title=title,
+        count=count,
+        queries=queries,
+        total_ms=statistics.median(totals) * 1000,
+        total_p99_ms=percentile(totals, 99) * 1000,
+        statements=dict(sorted(statements.items(), key=lambda item: -item[1][1])),
+    )
+
+
+def print_call_timing(timing: CallTiming) -> None:
+    print()
+    print(f"{timing.title}: {len(timing.queries)} statements, plus BEGIN and COMMIT per transaction")
+    for n, name in enumerate(timing.queries, 1):
+        print(f"  {n:>2}. {name}")
+    print(
+        f"  timed over {timing.count} calls: p50 {timing.total_ms:.2f} ms, p99 {timing.total_p99_ms:.2f} ms; "
+        f"medians per call by statement (client wall time):"
+    )
+    for name, (per, value) in timing.statements.items():
+        print(f"    {name[:70]:<70} x{per:>4.1f} {value:>8.3f} ms")
+    print(
+        f"    {'sum of the statements (round trips and server work)':<70}       {timing.sql_ms:>8.3f} ms"
+        f"\n    {'the rest: Python (our code, Django ORM, psycopg adaptation)':<70}       "
+        f"{timing.total_ms - timing.sql_ms:>8.3f} ms"
     )
 
 
@@ -264,19 +357,22 @@ def print_anatomy(anatomy: Anatomy) -> None:
     print(f"{'Statements (client wall time, p50)':<64} {'ms':>8}")
     print(f"  {'baseline: SELECT 1 round trip':<62} {anatomy.round_trip_ms:>8.3f}")
     for name, value in anatomy.statements.items():
-        print(f"  {name:<62} {value:>8.3f}")
-    held = anatomy.lock_held_ms
-    print(f"  The gap-free sequence row is held from INSERT transaction to the end of COMMIT: {held:.2f} ms (p50);")
-    print(f"  every posting takes it, so at most ~{1000 / held:,.0f} postings/s at any concurrency.")
+        print(f"  {name[:62]:<62} {value:>8.3f}")
 
 
 def _group(filename: str, name: str) -> str:
+    """The package a profiled function belongs to: our code, Django's ORM, the rest of Django,
+    psycopg (which includes waiting for the server), Celery/kombu, the standard library."""
     if "psycopg" in filename or "psycopg" in name:
         return "psycopg (includes waiting for the server)"
+    if "/django/db/" in filename:
+        return "Django ORM (django/db)"
     if "/django/" in filename:
-        return "Django"
-    if "/apps/" in filename:
-        return "apps (project code)"
+        return "Django, other"
+    if "/celery/" in filename or "/kombu/" in filename or "/amqp/" in filename:
+        return "Celery / kombu (publishing the relay task)"
+    if f"{BASE_DIR}/apps/" in filename or f"{BASE_DIR}/plugins/" in filename:
+        return "our code (apps/, plugins/)"
     if "/bench/" in filename:
         return "bench harness"
     if filename == "~":
@@ -284,65 +380,74 @@ def _group(filename: str, name: str) -> str:
     return "Python stdlib / other"
 
 
-def profile(*, actor_id: int, pool: list[int], postings: int, top: int = 25) -> None:
-    """cProfile ``postings`` transfers in this process; print self time per posting."""
-    post = _poster(actor_id, pool)
-    for n in range(50):
-        post(f"profile-warmup-{n}")
+def _module(filename: str) -> str | None:
+    """``apps/orders/placement.py`` for our own files, else None."""
+    prefix = f"{BASE_DIR}/"
+    if filename.startswith(prefix) and filename[len(prefix) :].startswith(("apps/", "plugins/")):
+        return filename[len(prefix) :]
+    return None
+
+
+def profile_calls(
+    title: str, call: Callable[[int], object], count: int, *, steps: tuple[str, ...] = (), top: int = 15
+) -> None:
+    """cProfile ``count`` calls of ``call(n)`` in this process; print self time per call by
+    package, our modules, the top functions, and the cumulative time of the named ``steps``."""
     profiler = cProfile.Profile()
     began = time.perf_counter()
     profiler.enable()
-    for n in range(postings):
-        post(f"profile-{n}")
+    for n in range(count):
+        call(n)
     profiler.disable()
     wall = time.perf_counter() - began
     stats = pstats.Stats(profiler)
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
     groups: dict[str, float] = defaultdict(float)
+    modules: dict[str, float] = defaultdict(float)
     for (filename, _, name), (_, _, tottime, _, _) in raw.items():
         groups[_group(filename, name)] += tottime
+        module = _module(filename)
+        if module is not None:
+            modules[module] += tottime
     print()
-    per = wall / postings * 1000
-    print(f"cProfile of {postings} transfers in one process: {per:.3f} ms per posting under the profiler")
-    print(f"{'self time by package':<58} {'ms/posting':>10}")
+    print(f"cProfile of {count} {title} in one process: {wall / count * 1000:.3f} ms each under the profiler")
+    print(f"{'  self time by package':<58} {'ms each':>10}")
     for name, seconds in sorted(groups.items(), key=lambda item: -item[1]):
-        print(f"  {name:<56} {seconds / postings * 1000:>10.3f}")
-    print()
-    print(f"{'top functions by self time':<82} {'calls':>6} {'self ms':>8} {'cum ms':>8}  (per posting)")
+        print(f"    {name:<54} {seconds / count * 1000:>10.3f}")
+    print("  of which our modules:")
+    for name, seconds in sorted(modules.items(), key=lambda item: -item[1])[:8]:
+        print(f"    {name:<54} {seconds / count * 1000:>10.3f}")
+    print(f"{'  top functions by self time':<82} {'calls':>6} {'self ms':>8} {'cum ms':>8}  (per call)")
     ranked = sorted(raw.items(), key=lambda item: -item[1][2])[:top]
     for (filename, line, name), (_, calls, tottime, cumtime, _) in ranked:
         where = f"{_short(filename)}:{line} {name}" if filename != "~" else name
-        _row(where, calls / postings, tottime / postings, cumtime / postings)
-    print()
-    print(f"{'cumulative time of the service steps':<82} {'calls':>6} {'self ms':>8} {'cum ms':>8}")
-    wanted = (
-        "journal_transaction_post",
-        "attempt",
-        "find_replay",
-        "lock_ledger_accounts",
-        "post_locked",
-        "_store_balances",
-        "normalize_legs",
-        "fingerprint",
-        "bulk_create",
-        "create",
-        "__exit__",
-        "commit",
+        _row(where, calls / count, tottime / count, cumtime / count)
+    if steps:
+        print(f"{'  cumulative time of the steps':<82} {'calls':>6} {'self ms':>8} {'cum ms':>8}")
+        chosen = [
+            (key, value)
+            for key, value in raw.items()
+            if key[2] in steps and _module(key[0]) is not None and value[1] >= count
+        ]
+        for (filename, line, name), (_, calls, tottime, cumtime, _) in sorted(chosen, key=lambda item: -item[1][3]):
+            _row(f"{_short(filename)}:{line} {name}", calls / count, tottime / count, cumtime / count)
+
+
+def profile(*, actor_id: int, pool: list[int], postings: int) -> None:
+    """cProfile ``postings`` transfers in this process."""
+    post = _poster(actor_id, pool)
+    for n in range(50):
+        post(f"profile-warmup-{n}")
+    profile_calls(
+        "transfers (journal_transaction_post)",
+        lambda n: post(f"profile-{n}"),
+        postings,
+        steps=("journal_transaction_post", "attempt", "lock_ledger_accounts", "post_locked", "_check", "fingerprint"),
     )
-    steps = [
-        (key, value)
-        for key, value in raw.items()
-        if key[2] in wanted
-        and ("/apps/" in key[0] or key[2] in {"bulk_create", "create", "__exit__", "commit"})
-        and value[1] >= postings
-    ]
-    for (filename, line, name), (_, calls, tottime, cumtime, _) in sorted(steps, key=lambda item: -item[1][3])[:14]:
-        where = f"{_short(filename)}:{line} {name}"
-        _row(where, calls / postings, tottime / postings, cumtime / postings)
 
 
 def _row(where: str, calls: float, self_seconds: float, cumulative_seconds: float) -> None:
-    print(f"  {where[:80]:<80} {calls:>6.1f} {self_seconds * 1000:>8.3f} {cumulative_seconds * 1000:>8.3f}")
+    print(f"    {where[:78]:<78} {calls:>6.1f} {self_seconds * 1000:>8.3f} {cumulative_seconds * 1000:>8.3f}")
 
 
 def _short(filename: str) -> str:

@@ -91,6 +91,9 @@ def django_setup() -> None:
     import django
 
     django.setup()
+    from bench.pipeline import route_to_bench_queue
+
+    route_to_bench_queue()
 
 
 def migrate() -> None:

@@ -30,6 +30,7 @@ class WriteFigure:
     wall_seconds: float
     latencies: list[float]
     errors: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     deadlocks: int = 0
     rollbacks: int = 0
@@ -63,6 +64,7 @@ class Machine:
             f"machine   {self.cpus} CPUs ({self.cpu_model}), {self.memory_gib:.0f} GiB RAM, Python {self.python}",
             f"database  {self.postgres}; {self.server}",
             f"settings  {self.settings}",
+            code_version(),
         ]
 
 
@@ -116,6 +118,29 @@ def machine(*, embedded: bool) -> Machine:
     )
 
 
+def code_version() -> str:
+    """The commit the application code is at, and any uncommitted changes to it (read-only git)."""
+    import subprocess
+    from pathlib import Path
+
+    base = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # never touch the index
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", "-C", str(base), *args], capture_output=True, text=True, env=env, check=True)
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+        return done.stdout.strip()
+
+    commit = git("log", "-1", "--format=%h %cI %s")
+    if not commit:
+        return "code      (not a git checkout)"
+    changed = git("diff", "--name-only", "HEAD", "--", "apps", "plugins", "config").split()
+    dirty = f"; uncommitted changes in {', '.join(changed)}" if changed else ""
+    return f"code      {commit[:100]}{dirty}"
+
+
 def load() -> str:
     """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
     try:
@@ -129,12 +154,17 @@ def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def print_writes(figures: Sequence[WriteFigure]) -> None:
+def print_writes(
+    figures: Sequence[WriteFigure],
+    title: str = "Writes (every guarantee on)",
+    unit: str = "tx",
+    count: str = "postings",
+) -> None:
     width = max([52, *(len(fig.label) for fig in figures)])
     print()
     print(
-        f"{'Writes (every guarantee on)':<{width}} {'postings':>8} {'rate':>10} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'CPU ms/tx: client':>17} {'server':>6}  notes"
+        f"{title:<{width}} {count:>8} {'rate':>10} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{f'CPU ms/{unit}: client':>17} {'server':>6}  notes"
     )
     for fig in figures:
         server = f"{fig.server_cpu / fig.postings * 1000:.2f}" if fig.server_cpu is not None else "n/a"
@@ -143,8 +173,11 @@ def print_writes(figures: Sequence[WriteFigure]) -> None:
             notes.append("errors " + ", ".join(f"{name} {count}" for name, count in sorted(fig.errors.items())))
         else:
             notes.append("errors 0")
+        if fig.outcomes:
+            notes.append(", ".join(f"{name} {value}" for name, value in sorted(fig.outcomes.items())))
+        rate = f"{fig.rate:>6.0f} {unit}/s"
         print(
-            f"{fig.label:<{width}} {fig.postings:>8} {fig.rate:>6.0f} tx/s {ms(percentile(fig.latencies, 50)):>7} "
+            f"{fig.label:<{width}} {fig.postings:>8} {rate:>10} {ms(percentile(fig.latencies, 50)):>7} "
             f"{ms(percentile(fig.latencies, 99)):>7} {fig.client_cpu / fig.postings * 1000:>17.2f} {server:>6}  "
             f"{', '.join(notes)}"
         )

@@ -1,9 +1,10 @@
-"""Posting scenarios run in worker PROCESSES (spawned: one interpreter, one connection each).
+"""Scenarios run in worker PROCESSES (spawned: one interpreter, one connection each).
 
-Each worker sets Django up, resolves what it needs, posts a few warm-up transactions, says
-it is ready, and waits for the common start signal; the parent then measures the wall time
-from the first worker's start to the last worker's end. Every posting goes through the
-normal service path: idempotency key, locks, overdraft check, durable transaction.
+Each worker sets Django up, resolves what it needs, runs a few warm-up iterations, says it
+is ready, and waits for the common start signal; the parent then measures the wall time
+from the first worker's start to the last worker's end. Every iteration goes through the
+normal service path (ledger postings: idempotency key, locks, overdraft check, durable
+transaction; the trade path: ``order_place`` and the report intake, see ``bench.trade``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from multiprocessing.queues import Queue
 
-#: "transfer", "hotspot", "deposit", or "module:function" naming a factory ``(spec) -> step`` (bench.experiments)
+#: "transfer", "hotspot", "deposit", or "module:function" naming a factory ``(spec) -> step`` (bench.trade)
 Mode = str
 AMOUNT = Decimal("1.00")
 WARMUP = 20
@@ -39,7 +40,8 @@ class Spec:
     index: int
     count: int
     actor_id: int
-    #: ledger account ids (transfer: the pool; hotspot: the two accounts) or trading account ids (deposit)
+    #: ledger account ids (transfer: the pool; hotspot: the two accounts), trading account ids
+    #: (deposit, placing orders) or order ids (booking fills: this worker's own, warm-up first)
     ids: tuple[int, ...]
     key_prefix: str
 
@@ -51,6 +53,8 @@ class Result:
     ended: float
     latencies: list[float]
     errors: dict[str, int] = field(default_factory=dict)
+    #: what the iterations returned, counted: an order's status (and reject reason), an intake verdict
+    outcomes: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     #: CPU seconds this worker's Python process spent in the measured loop
     client_cpu: float = 0.0
@@ -118,6 +122,17 @@ def _step(spec: Spec) -> Callable[[str], object]:
     return deposit
 
 
+def outcome(result: object) -> str | None:
+    """How to count what one iteration returned: the intake's verdict, an order's status."""
+    if isinstance(result, str):
+        return result
+    status = getattr(result, "status", None)
+    if not isinstance(status, str):
+        return None
+    reason = getattr(result, "reject_reason", "")
+    return f"{status} ({reason})" if reason else status
+
+
 def _backend_cpu(pid: int) -> float | None:
     """CPU seconds (user + system) of a local PostgreSQL backend, from /proc."""
     try:
@@ -143,9 +158,10 @@ def work(spec: Spec, ready: Queue[int], go: Event, results: Queue[Result]) -> No
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (backend,) = cursor.fetchone()
-    ready.put(spec.index)
+    ready.put(backend)
     go.wait()
     errors: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
     latencies: list[float] = []
     server_before = _backend_cpu(backend)
     client_before = time.process_time()
@@ -153,7 +169,9 @@ def work(spec: Spec, ready: Queue[int], go: Event, results: Queue[Result]) -> No
     for n in range(spec.count):
         began = time.perf_counter()
         try:
-            step(f"{spec.key_prefix}-{spec.index}-{n}")
+            counted = outcome(step(f"{spec.key_prefix}-{spec.index}-{n}"))
+            if counted is not None:
+                outcomes[counted] += 1
         except ApplicationError as exc:
             errors[exc.code] += 1
         except Exception as exc:
@@ -164,18 +182,21 @@ def work(spec: Spec, ready: Queue[int], go: Event, results: Queue[Result]) -> No
     server_after = _backend_cpu(backend)
     server_cpu = server_after - server_before if server_before is not None and server_after is not None else None
     connection.close()
-    results.put(Result(spec.index, started, ended, latencies, dict(errors), retryable[0], client_cpu, server_cpu))
+    results.put(
+        Result(
+            spec.index, started, ended, latencies, dict(errors), dict(outcomes), retryable[0], client_cpu, server_cpu
+        )
+    )
 
 
-def _database_counters() -> tuple[int, int]:
-    """(deadlocks, rolled-back transactions) of the bench database, once other backends are gone."""
+def _database_counters(exited: Sequence[int] = ()) -> tuple[int, int]:
+    """(deadlocks, rolled-back transactions) of the bench database, once the backends of the
+    ``exited`` workers are gone (backends flush their statistics when they exit)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        for _ in range(50):  # backends flush their statistics when they exit
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+        for _ in range(50 if exited else 0):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [list(exited)])
             (others,) = cursor.fetchone()
             if not others:
                 break
@@ -205,6 +226,17 @@ class Run:
         return dict(total)
 
     @property
+    def outcomes(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for result in self.results:
+            total.update(result.outcomes)
+        return dict(total)
+
+    @property
+    def started(self) -> float:
+        return min(result.started for result in self.results)
+
+    @property
     def retries(self) -> int:
         return sum(result.retries for result in self.results)
 
@@ -218,23 +250,25 @@ class Run:
         return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
 
-def _wait_ready(ready: Queue[int], processes: Sequence[BaseProcess], timeout: float = 180) -> None:
+def _wait_ready(ready: Queue[int], processes: Sequence[BaseProcess], timeout: float = 180) -> list[int]:
+    """Wait for every worker to be warm; return their PostgreSQL backend pids."""
     deadline = time.monotonic() + timeout
-    waiting = len(processes)
-    while waiting:
+    backends: list[int] = []
+    while len(backends) < len(processes):
         try:
-            ready.get(timeout=1)
-            waiting -= 1
+            backends.append(ready.get(timeout=1))
         except Empty:
             dead = [p for p in processes if p.exitcode not in (None, 0)]
             if dead or time.monotonic() > deadline:
                 for process in processes:
                     process.kill()
                 raise RuntimeError("a benchmark worker failed to start (see its traceback above)") from None
+    return backends
 
 
-def run(specs: list[Spec], context: SpawnContext) -> Run:
-    """Start one process per spec, release them together, and collect their figures."""
+def run(specs: list[Spec], context: SpawnContext, before_go: Callable[[], None] | None = None) -> Run:
+    """Start one process per spec, release them together, and collect their figures.
+    ``before_go`` runs once every worker is warm, just before the start signal."""
     from django.db import connection
 
     ready: Queue[int] = context.Queue()
@@ -244,7 +278,9 @@ def run(specs: list[Spec], context: SpawnContext) -> Run:
     for process in processes:
         process.start()
     try:
-        _wait_ready(ready, processes)
+        backends = _wait_ready(ready, processes)
+        if before_go is not None:
+            before_go()
         deadlocks_before, rollbacks_before = _database_counters()
         go.set()
         collected: list[Result] = []
@@ -261,7 +297,7 @@ def run(specs: list[Spec], context: SpawnContext) -> Run:
             if process.is_alive():
                 process.kill()
                 process.join()
-    deadlocks_after, rollbacks_after = _database_counters()
+    deadlocks_after, rollbacks_after = _database_counters(backends)
     connection.close()
     wall = max(r.ended for r in collected) - min(r.started for r in collected)
     return Run(wall, collected, deadlocks_after - deadlocks_before, rollbacks_after - rollbacks_before)

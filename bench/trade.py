@@ -1,0 +1,177 @@
+"""The trade path: accounts and instruments for orders, and the steps worker processes run.
+
+Every order goes through ``apps.orders.placement.order_place`` (validation, pre-trade risk
+under the account's balance locks, the hold, the timeline, the outbox row, the relay enqueued
+on commit), and every fill through ``apps.brokers.intake.receive`` (the report recorded once,
+the order locked, the fill's journal transaction from the hold, the position, the release of
+what the hold no longer needs, the timeline). The steps are named ``bench.trade:<factory>``
+in ``bench.workers.Spec.mode``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bench.workers import WARMUP, Spec
+
+FUNDING = "10000000.00"
+SYMBOL_PREFIX = "BENCH"
+QUANTITY = "1"
+FEE = Decimal("1.00")
+#: raised for the bench accounts so that risk accepts every well-funded order (the checks still run)
+LIMITS: dict[str, object] = {
+    "max_orders_per_second": 1_000_000,
+    "max_open_orders": 1_000_000,
+    "max_daily_notional": "1000000000000",
+    "max_order_notional": "1000000000",
+    "max_position_quantity": "1000000000",
+}
+
+
+@dataclass(frozen=True)
+class TradeFixtures:
+    actor_id: int
+    #: trading account ids, each funded with FUNDING USD and with LIMITS
+    accounts: list[int]
+    #: symbol -> reference price (the limit orders' price: marketable, inside the collar)
+    prices: dict[str, Decimal]
+
+
+def create(*, accounts: int, symbols: int) -> TradeFixtures:
+    """Instruments with fresh reference prices, and funded accounts with raised limits, all
+    through the services."""
+    from apps.accounts.services import trading_account_create
+    from apps.core.actors import system_actor
+    from apps.instruments.services import instrument_create, reference_price_set
+    from apps.ledger.services import cash_deposit
+    from apps.risk.services import risk_limits_set
+
+    actor = system_actor()
+    prices: dict[str, Decimal] = {}
+    for n in range(symbols):
+        symbol = f"{SYMBOL_PREFIX}{n:02d}"
+        instrument = instrument_create(
+            actor=actor, symbol=symbol, name=f"Bench {n}", currency="USD", tick_size="0.01", lot_size="1"
+        )
+        price = Decimal(100 + n).quantize(Decimal("0.01"))
+        reference_price_set(actor=actor, instrument=instrument, price=price)
+        prices[symbol] = price
+    ids = []
+    for n in range(accounts):
+        account = trading_account_create(actor=actor, name=f"Bench trader {n}", base_currency="USD")
+        cash_deposit(
+            actor=actor, trading_account=account, currency="USD", amount=FUNDING, idempotency_key=f"trade-{account.pk}"
+        )
+        risk_limits_set(actor=actor, account=account, **LIMITS)
+        ids.append(account.pk)
+    return TradeFixtures(actor_id=actor.pk, accounts=ids, prices=prices)
+
+
+def _prices() -> list[tuple[str, Decimal]]:
+    from apps.instruments.models import Instrument
+
+    rows = Instrument.objects.filter(symbol__startswith=SYMBOL_PREFIX).select_related("reference_price")
+    return sorted((row.symbol, row.reference_price.price) for row in rows)
+
+
+def placer(actor_id: int, accounts: Sequence[int], *, market: bool, seed: int) -> Callable[[str], object]:
+    """Place a one-share buy on a random account and instrument, the key as client order id:
+    a limit at the reference price (marketable), or a market order."""
+    from apps.orders.placement import order_place
+    from apps.users.models import User
+
+    actor = User.objects.get(pk=actor_id)
+    rng = random.Random(seed)
+    prices = _prices()
+    pool = list(accounts)
+
+    def place(key: str) -> object:
+        symbol, price = rng.choice(prices)
+        return order_place(
+            actor=actor,
+            account=rng.choice(pool),
+            symbol=symbol,
+            side="buy",
+            type="market" if market else "limit",
+            quantity=QUANTITY,
+            limit_price=None if market else price,
+            time_in_force="day",
+            client_order_id=key,
+        )
+
+    return place
+
+
+def place_limit(spec: Spec) -> Callable[[str], object]:
+    return placer(spec.actor_id, spec.ids, market=False, seed=spec.index)
+
+
+def place_market(spec: Spec) -> Callable[[str], object]:
+    return placer(spec.actor_id, spec.ids, market=True, seed=spec.index)
+
+
+def filler(order_ids: Sequence[int]) -> Callable[[str], object]:
+    """Book a FILL report for each of ``order_ids`` in turn: the whole quantity at the limit
+    price, a 1.00 commission, as the paper broker would report it."""
+    from datetime import UTC, datetime
+
+    from apps.brokers import intake
+    from apps.brokers.interface import ExecType, ExecutionReport
+    from apps.orders.models import Order
+
+    terms = {
+        pk: (quantity, price)
+        for pk, quantity, price in Order.objects.filter(pk__in=order_ids).values_list("pk", "quantity", "limit_price")
+    }
+    queue = iter(order_ids)
+
+    def fill(key: str) -> object:
+        order_id = next(queue)
+        quantity, price = terms[order_id]
+        report = ExecutionReport(
+            exec_id=f"BENCH-{key}",
+            order_id=order_id,
+            exec_type=ExecType.FILL,
+            broker_order_id=f"BENCH-{order_id}",
+            last_quantity=quantity,
+            last_price=price,
+            fee=FEE,
+            cumulative_quantity=quantity,
+            leaves_quantity=Decimal(0),
+            broker_time=datetime.now(UTC),
+        )
+        return intake.receive("paper", report)
+
+    return fill
+
+
+def fill_step(spec: Spec) -> Callable[[str], object]:
+    return filler(spec.ids)
+
+
+def accepted_orders(prefix: str) -> list[int]:
+    """Orders accepted by risk and not yet booked (pending_new), placed under ``prefix``, by id."""
+    from apps.orders.models import Order
+
+    return list(
+        Order.objects.filter(client_order_id__startswith=f"{prefix}-", status="pending_new")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def fill_specs(*, order_ids: Sequence[int], workers: int, total: int, actor_id: int, key: str) -> list[Spec]:
+    """Split ``total`` fills over ``workers`` processes, each with its own orders (warm-up first)."""
+    share, extra = divmod(total, workers)
+    specs, taken = [], 0
+    for index in range(workers):
+        count = share + (1 if index < extra else 0)
+        mine = tuple(order_ids[taken : taken + count + WARMUP])
+        if len(mine) < count + WARMUP:
+            raise RuntimeError(f"not enough accepted orders to book {total} fills with {workers} workers")
+        taken += count + WARMUP
+        specs.append(Spec("bench.trade:fill_step", index, count, actor_id, mine, key))
+    return specs
