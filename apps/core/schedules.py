@@ -38,7 +38,7 @@ SCHEDULES: list[Schedule] = [
     Schedule(
         name="brokers: relay safety net",
         task="brokers.relay",
-        minute="*",
+        every_seconds=2,
         description="Hand any outbox instruction that was not relayed on commit to its broker.",
     ),
     Schedule(
