@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import IntegrityError
-from django.db.models import Q
 
 from apps.core.db import atomic_with_retry
 from apps.core.decimals import check_scale, to_decimal
 from apps.ledger import errors, locks, operations
+from apps.ledger.accounts import ledger_account_get_or_create, ledger_accounts_for, ledger_accounts_resolve
 from apps.ledger.legs import Leg, check_idempotency_key, fingerprint, normalize_legs
 from apps.ledger.models import (
     NOT_REVERSIBLE_KINDS,
@@ -64,59 +64,6 @@ def asset_create(*, actor: User, code: str, kind: str, scale: int, name: str = "
     if asset.kind != kind or asset.scale != scale:
         raise errors.IdempotencyConflict(f"Asset {code} already exists as {asset.kind} with scale {asset.scale}.")
     return asset
-
-
-# --- ledger accounts ---------------------------------------------------------------------
-
-
-def ledger_account_get_or_create(*, trading_account_id: int | None, purpose: str, asset: Asset) -> LedgerAccount:
-    """The ledger account for (owner, purpose, asset), created on first use. House accounts
-    face the outside world and may go negative; client accounts never do."""
-    if purpose not in Purpose.values:
-        raise errors.InvalidLegs(f"Unknown ledger account purpose {purpose!r}.")
-    lookup = {"trading_account_id": trading_account_id, "purpose": purpose, "asset": asset}
-    account = LedgerAccount.objects.filter(**lookup).first()
-    if account is None:
-        LedgerAccount.objects.bulk_create(
-            [LedgerAccount(**lookup, allow_negative=trading_account_id is None)], ignore_conflicts=True
-        )
-        account = LedgerAccount.objects.get(**lookup)
-    account.asset = asset
-    return account
-
-
-def ledger_accounts_resolve(
-    wanted: Sequence[tuple[int | None, str, Asset]],
-) -> dict[tuple[int | None, str, int], LedgerAccount]:
-    """Several ledger accounts at once — client (owner id) or house (None) — keyed by (owner id,
-    purpose, asset id): one query when they exist, created on first use."""
-
-    def lookup() -> dict[tuple[int | None, str, int], LedgerAccount]:
-        q = Q()
-        for owner, purpose, asset in wanted:
-            q |= Q(trading_account_id=owner, purpose=purpose, asset_id=asset.pk)
-        return {(a.trading_account_id, a.purpose, a.asset_id): a for a in LedgerAccount.objects.filter(q)}
-
-    found = lookup()
-    missing = [(o, p, a) for o, p, a in wanted if (o, p, a.pk) not in found]
-    if missing:
-        LedgerAccount.objects.bulk_create(
-            [LedgerAccount(trading_account_id=o, purpose=p, asset=a, allow_negative=o is None) for o, p, a in missing],
-            ignore_conflicts=True,
-        )
-        found = lookup()
-    assets = {a.pk: a for _, _, a in wanted}
-    for account in found.values():
-        account.asset = assets[account.asset_id]
-    return found
-
-
-def ledger_accounts_for(
-    *, trading_account_id: int, wanted: Sequence[tuple[str, Asset]]
-) -> dict[tuple[str, int], LedgerAccount]:
-    """Several client ledger accounts at once, keyed by (purpose, asset id)."""
-    found = ledger_accounts_resolve([(trading_account_id, purpose, asset) for purpose, asset in wanted])
-    return {(purpose, asset_id): account for (_, purpose, asset_id), account in found.items()}
 
 
 # --- generic posting ---------------------------------------------------------------------
