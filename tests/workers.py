@@ -48,7 +48,7 @@ class Broker:
     queue: str
 
 
-def test_broker(tmp_path: Path) -> Broker:
+def broker_for_tests(tmp_path: Path) -> Broker:
     queue = f"test-{uuid.uuid4().hex[:10]}"
     url = os.environ.get("CELERY_TEST_BROKER_URL") or (
         "amqp://guest:guest@127.0.0.1:5672//" if _rabbitmq_answers() else ""
@@ -68,16 +68,10 @@ def test_broker(tmp_path: Path) -> Broker:
     )
 
 
-test_broker.__test__ = False  # type: ignore[attr-defined]
-
-
-def test_database_url() -> str:
+def database_url_for_tests() -> str:
     """This process's database URL, pointed at the database pytest-django created."""
     parts = urlsplit(database_url())
     return urlunsplit(parts._replace(path="/" + str(connection.settings_dict["NAME"])))
-
-
-test_database_url.__test__ = False  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -121,13 +115,13 @@ class Worker:
 
 @contextmanager
 def running_worker(tmp_path: Path, *, extra_env: dict[str, str] | None = None, pool: str = "solo") -> Iterator[Worker]:
-    broker = test_broker(tmp_path)
+    broker = broker_for_tests(tmp_path)
     log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
     env = {
         **os.environ,
         **broker.env,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": database_url_for_tests(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),
         **(extra_env or {}),
     }

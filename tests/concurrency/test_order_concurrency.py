@@ -13,16 +13,11 @@ Celery broker, and nothing consumes it.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from apps.brokers import intake
 from apps.brokers.interface import ExecType, ExecutionReport
@@ -36,50 +31,16 @@ from apps.orders.models import Order
 from apps.orders.placement import order_place
 from apps.risk.checks import fee_estimate
 from apps.risk.services import risk_limits_set
+from tests.concurrency.harness import run_in_threads
 from tests.factories import TradingAccountFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 16
-TIMEOUT = 30  # seconds, for all the threads of one run together
 QUANTITY, PRICE = Decimal(10), Decimal("100.00")
 # What one limit buy of 10 at 100.00 holds: the notional plus the commission estimate.
 PER_ORDER = QUANTITY * PRICE + fee_estimate(QUANTITY, 2)
 COVERED = 5  # the cash (or shares) cover exactly this many of the THREADS orders
-
-
-@dataclass
-class Outcome:
-    value: Any = None
-    error: BaseException | None = None
-
-
-def run_in_threads(count: int, work: Callable[[int], Any], timeout: float = TIMEOUT) -> list[Outcome]:
-    """Run ``work(i)`` for i in 0..count-1, each in its own thread and database connection,
-    all released at once by a barrier; fail if any thread is still running after ``timeout``."""
-    barrier = threading.Barrier(count, timeout=timeout)
-    outcomes = [Outcome(error=RuntimeError("the thread never reported")) for _ in range(count)]
-
-    def runner(i: int) -> None:
-        try:
-            barrier.wait()
-            outcomes[i] = Outcome(value=work(i))
-        except BaseException as exc:
-            outcomes[i] = Outcome(error=exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,), name=f"orders-{i}", daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    stuck = [thread.name for thread in threads if thread.is_alive()]
-    assert not stuck, f"still running after {timeout}s (deadlock or lost wake-up): {stuck}"
-    errors = [repr(o.error) for o in outcomes if o.error is not None]
-    assert errors == [], errors
-    return outcomes
 
 
 @pytest.fixture
