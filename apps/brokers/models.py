@@ -54,6 +54,10 @@ class OrderInstruction(models.Model):
     class Meta:
         db_table = "brokers_orderinstruction"
         ordering = ("id",)
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=InstructionStatus.values), name="instruction_status_valid"),
+            models.CheckConstraint(condition=Q(action__in=Action.values), name="instruction_action_valid"),
+        ]
         indexes = [
             models.Index(
                 fields=("available_at", "id"),

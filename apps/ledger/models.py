@@ -180,6 +180,9 @@ class JournalTransaction(models.Model):
         db_table = "ledger_journaltransaction"
         ordering = ("id",)
         indexes = [models.Index(fields=("posted_at",), name="ledger_txn_posted_at")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=TransactionKind.values), name="ledger_txn_kind_valid"),
+        ]
         triggers = [
             *_APPEND_ONLY,
             pgtrigger.Trigger(
@@ -321,6 +324,7 @@ class Hold(models.Model):
         ordering = ("id",)
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_hold_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=HoldStatus.values), name="ledger_hold_status_valid"),
             models.CheckConstraint(
                 condition=Q(remaining__gte=0)
                 & Q(captured__gte=0)

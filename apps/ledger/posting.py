@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.utils import timezone
 
 from apps.core import context
@@ -27,8 +27,6 @@ from apps.ledger import errors
 from apps.ledger.legs import Leg
 from apps.ledger.locks import LockedAccount
 from apps.ledger.models import RESERVED_PURPOSES, JournalTransaction
-
-IDEMPOTENCY_CONSTRAINT = "ledger_journaltransaction_idempotency_key_key"
 
 _WRITE = """
 WITH legs (account_id, asset_id, amount, version, balance_after) AS (
@@ -68,11 +66,6 @@ def find_replay(idempotency_key: str, fingerprint: str) -> JournalTransaction | 
         )
     existing.replayed = True
     return existing
-
-
-def is_idempotency_violation(exc: IntegrityError) -> bool:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None) == IDEMPOTENCY_CONSTRAINT
 
 
 def _check(accounts: Mapping[int, LockedAccount], legs: Sequence[Leg], reserved_account_id: int | None) -> None:

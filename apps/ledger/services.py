@@ -3,11 +3,9 @@ deadlock or serialization failure, idempotent by its key, and takes the acting u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from django.db import IntegrityError
 
 from apps.core.db import atomic_with_retry
 from apps.core.decimals import check_scale, to_decimal
@@ -27,7 +25,7 @@ from apps.ledger.models import (
     Purpose,
     TransactionKind,
 )
-from apps.ledger.posting import find_replay, is_idempotency_violation, post_locked
+from apps.ledger.posting import find_replay, post_locked
 from apps.ledger.selectors import asset_get
 
 if TYPE_CHECKING:
@@ -35,18 +33,6 @@ if TYPE_CHECKING:
     from apps.users.models import User
 
 T = TypeVar("T")
-
-
-def _idempotent(key: str, fp: str, attempt: Callable[[], T], replay: Callable[[JournalTransaction], T]) -> T:
-    """Run ``attempt``; if a concurrent twin committed the same key first, answer as a replay."""
-    try:
-        return attempt()
-    except IntegrityError as exc:
-        if not is_idempotency_violation(exc):
-            raise
-    existing = find_replay(key, fp)
-    assert existing is not None
-    return replay(existing)
 
 
 # --- assets ------------------------------------------------------------------------------
@@ -100,7 +86,7 @@ def journal_transaction_post(
             reference=reference,
         )
 
-    return _idempotent(key, fp, attempt, lambda txn: txn)
+    return attempt()
 
 
 def journal_transaction_reverse(
@@ -134,7 +120,7 @@ def journal_transaction_reverse(
             reverses_id=transaction.pk,
         )
 
-    return _idempotent(key, fp, attempt, lambda txn: txn)
+    return attempt()
 
 
 # --- cash in and out ---------------------------------------------------------------------
@@ -224,8 +210,6 @@ def hold_reserve(
     reserved = ledger_account_get_or_create(
         trading_account_id=account.trading_account_id, purpose=reserved_purpose, asset=account.asset
     )
-    legs = [Leg(account.pk, -value), Leg(reserved.pk, value)]
-    fp = fingerprint(TransactionKind.HOLD, legs)
 
     @atomic_with_retry()
     def attempt() -> Hold:
@@ -241,7 +225,7 @@ def hold_reserve(
             memo=memo,
         )
 
-    return _idempotent(key, fp, attempt, lambda txn: Hold.objects.get(reserve_transaction=txn))
+    return attempt()
 
 
 def _hold_settle(
@@ -289,7 +273,7 @@ def _hold_settle(
         hold.remaining, hold.captured, hold.status = locked.remaining, locked.captured, locked.status
         return txn
 
-    return _idempotent(key, fp, attempt, lambda txn: txn)
+    return attempt()
 
 
 def hold_release(

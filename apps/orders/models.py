@@ -79,6 +79,10 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=("account", "client_order_id"), name="order_client_order_id_per_account"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(condition=Q(status__in=[s.value for s in Status]), name="order_status_valid"),
+            models.CheckConstraint(condition=Q(side__in=Side.values), name="order_side_valid"),
+            models.CheckConstraint(condition=Q(type__in=OrderType.values), name="order_type_valid"),
+            models.CheckConstraint(condition=Q(time_in_force__in=TimeInForce.values), name="order_tif_valid"),
             models.CheckConstraint(
                 condition=Q(filled_quantity__gte=0) & Q(filled_quantity__lte=F("quantity")),
                 name="order_never_overfilled",

@@ -198,3 +198,18 @@ def test_verify_finds_a_deleted_transaction_as_a_sequence_gap(funded, actor):
         sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     problems = "\n".join(verify().problems)
     assert f"first missing number {number}" in problems
+
+
+@pytest.mark.django_db
+def test_unknown_transaction_kinds_and_hold_states_are_refused(funded, actor):
+    hold = services.hold_reserve(actor=actor, account=cash(funded), amount="1", idempotency_key="h")
+    with pytest.raises(IntegrityError, match="ledger_hold_status_valid"), transaction.atomic():
+        sql("UPDATE ledger_hold SET status = 'frozen', remaining = 0 WHERE id = %s", [hold.pk])
+    with pytest.raises(IntegrityError, match="ledger_txn_kind_valid"), transaction.atomic():
+        sql(
+            "INSERT INTO ledger_journaltransaction (kind, idempotency_key, fingerprint, reference, memo, actor_id, "
+            "correlation_id, posted_at) VALUES ('gift', 'k-gift', 'x', '', '', %s, '', now())",
+            [actor.pk],
+        )
+    hold.refresh_from_db()
+    assert hold.status == "active"

@@ -221,3 +221,4 @@ def test_ledger_state_machine(db):
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+    assert verify().ok  # and every step's invariants held (checked by the machine itself)

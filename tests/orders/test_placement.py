@@ -134,3 +134,14 @@ def test_place_order_query_count(rich, instrument, actor, django_assert_max_num_
     with django_assert_max_num_queries(15 + 2):  # + SAVEPOINT/RELEASE of the test's own transaction
         order = place(actor, rich)
     assert order.status == "pending_new"
+
+
+def test_the_database_refuses_unknown_order_states_and_terms(rich, instrument, actor):
+    from django.db import IntegrityError, connection, transaction
+
+    order = place(actor, rich)
+    for column, value in (("status", "bogus"), ("side", "lend"), ("type", "iceberg"), ("time_in_force", "gtx")):
+        with pytest.raises(IntegrityError, match=r"order_.*_valid"), transaction.atomic(), connection.cursor() as c:
+            c.execute(f"UPDATE orders_order SET {column} = %s WHERE id = %s", [value, order.pk])
+    order.refresh_from_db()
+    assert (order.status, order.side, order.type, order.time_in_force) == ("pending_new", "buy", "limit", "day")

@@ -150,6 +150,7 @@ def test_removing_an_unknown_restriction_is_not_found(actor, instrument):
     restricted_instrument_remove(actor=actor, restriction_id=row.pk)
     with refused("not_found", 404):
         restricted_instrument_remove(actor=actor, restriction_id=row.pk)  # already removed
+    assert not RestrictedInstrument.objects.exists()
 
 
 # --- risk_limits_set -----------------------------------------------------------------------------
