@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
-from guardian.shortcuts import assign_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.accounts.models import AccountStatus, TradingAccount
 from apps.core.errors import NotFound, ValidationError
@@ -54,3 +54,44 @@ def trading_account_set_status(*, actor: User, account: TradingAccount, status: 
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
     return locked
+
+
+def account_access_grant(*, actor: User, account: TradingAccount, user: User, permissions: list[str]) -> list[str]:
+    """Give ``user`` exactly ``permissions`` (``view``, ``trade``) on the account; ``trade``
+    implies ``view``. Returns the permissions now held. Idempotent."""
+    from apps.accounts.permissions import GRANTABLE
+
+    wanted = set(permissions)
+    unknown = wanted - set(GRANTABLE)
+    if unknown or not wanted:
+        raise ValidationError(
+            "permissions must be a non-empty subset of ['view', 'trade'].",
+            code="invalid_permissions",
+            field="permissions",
+        )
+    if not user.is_active:
+        raise ValidationError(f"User {user.get_username()!r} is not active.", code="inactive_user", field="username")
+    if "trade" in wanted:
+        wanted.add("view")
+    with transaction.atomic(durable=True):
+        TradingAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
+        for name, codename in GRANTABLE.items():
+            perm = f"accounts.{codename}"
+            if name in wanted:
+                assign_perm(perm, user, account)
+            else:
+                remove_perm(perm, user, account)
+    return sorted(wanted, key=list(GRANTABLE).index)
+
+
+def account_access_revoke(*, actor: User, account: TradingAccount, user: User) -> None:
+    """Remove every permission ``user`` holds directly on the account (owners lose trading too)."""
+    from apps.accounts.models import TradingAccountUserObjectPermission
+
+    with transaction.atomic(durable=True):
+        TradingAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
+        grants = list(TradingAccountUserObjectPermission.objects.filter(content_object=account, user=user))
+        if not grants:
+            raise NotFound(f"User {user.get_username()!r} holds no permission on this account.", code="no_grant")
+        for grant in grants:
+            grant.delete()

@@ -39,3 +39,12 @@ def bind(context: RequestContext) -> Iterator[RequestContext]:
         yield context
     finally:
         _current.reset(token)
+
+
+def set_actor(actor_id: int | None) -> None:
+    """Record the actor in the current unit of work (the API does this after authenticating;
+    the enclosing ``bind`` restores the previous context when the unit ends)."""
+    ctx = _current.get()
+    if ctx is None:
+        return
+    _current.set(RequestContext(correlation_id=ctx.correlation_id, source_ip=ctx.source_ip, actor_id=actor_id))

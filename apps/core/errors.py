@@ -51,3 +51,11 @@ class BusinessRuleViolation(ApplicationError):
     code = "rule_violation"
     status = 422
     title = "Refused by a business rule"
+
+
+class Forbidden(ApplicationError):
+    """Authenticated, allowed to see the object, but not to do this to it."""
+
+    code = "permission_denied"
+    status = 403
+    title = "Forbidden"

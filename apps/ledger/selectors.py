@@ -85,3 +85,53 @@ def balance_as_of(*, ledger_account_id: int, at: datetime) -> Decimal:
         .first()
     )
     return row if row is not None else Decimal(0)
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    entries: list[JournalEntry]
+    # The position after this page: per ledger account, the lowest version already shown.
+    next_position: dict[int, int] | None
+
+
+def account_entries_page(
+    *, trading_account_id: int, before: dict[int, int] | None = None, limit: int = 50, asset_code: str | None = None
+) -> EntryPage:
+    """A trading account's entries on all its ledger accounts, newest first.
+
+    Keyset pagination over (ledger account, version): each of the account's few ledger accounts
+    is read backwards from its position through the (ledger_account, account_version) index,
+    and the newest ``limit`` are merged by entry id (within one ledger account, id order is
+    version order: both are assigned under its row lock). A page costs the same at any depth.
+    """
+    limit = max(1, min(int(limit), 500))
+    accounts = LedgerAccount.objects.filter(trading_account_id=trading_account_id)
+    if asset_code is not None:
+        accounts = accounts.filter(asset__code=asset_code)
+    account_ids = sorted(accounts.values_list("pk", flat=True))
+    before = before or {}
+    parts = []
+    for account_id in account_ids:
+        qs = JournalEntry.objects.filter(ledger_account_id=account_id)
+        if account_id in before:
+            qs = qs.filter(account_version__lt=before[account_id])
+        parts.append(qs.order_by("-account_version").values_list("pk", flat=True)[: limit + 1])
+    if not parts:
+        return EntryPage([], None)
+    ids_query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    ids = sorted(ids_query, reverse=True)
+    more = len(ids) > limit
+    ids = ids[:limit]
+    entries = list(
+        JournalEntry.objects.select_related("transaction", "transaction__numbering", "asset", "ledger_account")
+        .filter(pk__in=ids)
+        .order_by("-pk")
+    )
+    if not more:
+        return EntryPage(entries, None)
+    position = dict(before)
+    for entry in entries:
+        position[entry.ledger_account_id] = min(
+            position.get(entry.ledger_account_id, entry.account_version + 1), entry.account_version
+        )
+    return EntryPage(entries, position)

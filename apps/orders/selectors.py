@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from apps.orders.models import Order, OrderEvent
+from apps.orders.models import Order, OrderEvent, Position
 from apps.orders.state import OPEN
 
 _OPEN = tuple(sorted(s.value for s in OPEN))
@@ -57,3 +57,59 @@ def order_get(order_id: int) -> Order | None:
 
 def order_timeline(order_id: int) -> list[OrderEvent]:
     return list(OrderEvent.objects.filter(order_id=order_id).select_related("actor").order_by("id"))
+
+
+@dataclass(frozen=True)
+class PositionView:
+    symbol: str
+    currency: str
+    quantity: Decimal
+    available: Decimal
+    reserved: Decimal
+    average_cost: Decimal | None
+    cost_basis: Decimal
+    realized_pnl: Decimal
+    market_price: Decimal | None
+    price_at: datetime | None
+
+    @property
+    def market_value(self) -> Decimal | None:
+        return None if self.market_price is None else self.quantity * self.market_price
+
+    @property
+    def unrealized_pnl(self) -> Decimal | None:
+        value = self.market_value
+        return None if value is None else value - self.cost_basis
+
+
+def position_list(*, account_id: int) -> list[PositionView]:
+    """The account's positions (open, or closed with realized P&L) marked at the reference price,
+    with available and reserved quantities from the ledger (two queries)."""
+    from apps.ledger.selectors import balance_list
+
+    positions = list(
+        Position.objects.filter(account_id=account_id)
+        .select_related("instrument", "instrument__reference_price")
+        .order_by("instrument__symbol")
+    )
+    balances = {b.asset: b for b in balance_list(trading_account_id=account_id)}
+    views = []
+    for position in positions:
+        instrument = position.instrument
+        ledger = balances.get(instrument.symbol)
+        reference = getattr(instrument, "reference_price", None)
+        views.append(
+            PositionView(
+                symbol=instrument.symbol,
+                currency=instrument.currency,
+                quantity=position.quantity,
+                available=ledger.available if ledger else Decimal(0),
+                reserved=ledger.reserved if ledger else Decimal(0),
+                average_cost=position.average_cost,
+                cost_basis=position.cost_basis,
+                realized_pnl=position.realized_pnl,
+                market_price=reference.price if reference else None,
+                price_at=reference.as_of if reference else None,
+            )
+        )
+    return views

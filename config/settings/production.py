@@ -16,6 +16,8 @@ if not _db_url:
     raise ImproperlyConfigured("DATABASE_URL must be set in production (no embedded database).")
 if not env("CELERY_BROKER_URL", default=""):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production (RabbitMQ or Redis).")
+if not env("REDIS_URL", default=""):
+    raise ImproperlyConfigured("REDIS_URL must be set in production (API throttles need a shared cache).")
 DATABASES = {"default": database_settings(_db_url)}
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:

@@ -12,12 +12,15 @@ SAFE = {
     "DJANGO_SECRET_KEY": "x" * 64,
     "DATABASE_URL": "postgresql://u@db.example/prod",
     "CELERY_BROKER_URL": "amqp://broker.example//",
+    "REDIS_URL": "redis://cache.example:6379/0",
     "DJANGO_ALLOWED_HOSTS": "backoffice.example",
 }
 
 
 def load_production(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "REDIS_URL"))
+    }
     return subprocess.run(
         [sys.executable, "-c", "import config.settings.production"],
         env={**clean, **env},
@@ -40,6 +43,7 @@ def test_production_settings_load_with_safe_values():
         ({"DJANGO_SECRET_KEY": "short"}, "DJANGO_SECRET_KEY"),
         ({"DATABASE_URL": ""}, "DATABASE_URL"),
         ({"CELERY_BROKER_URL": ""}, "CELERY_BROKER_URL"),
+        ({"REDIS_URL": ""}, "REDIS_URL"),
         ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
         ({"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS"),
         ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "PostgreSQL only"),

@@ -1,0 +1,43 @@
+"""Query filters for the order and fill lists (validated: a bad value answers 400)."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+
+from apps.core.ids import MAX_ID
+from apps.orders.models import STATUS_CHOICES, Fill, Order, Side
+
+
+class IdFilter(django_filters.Filter):
+    """A positive 64-bit id (anything else is a 400, never a database error)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class OrderFilter(django_filters.FilterSet):
+    account = IdFilter(field_name="account_id")
+    status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES)
+    symbol = django_filters.CharFilter(field_name="instrument__symbol")
+    side = django_filters.ChoiceFilter(choices=Side.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields = ("account", "status", "symbol", "side", "created_after", "created_before")
+
+
+class FillFilter(django_filters.FilterSet):
+    account = IdFilter(field_name="order__account_id")
+    order = IdFilter(field_name="order_id")
+    symbol = django_filters.CharFilter(field_name="order__instrument__symbol")
+
+    class Meta:
+        model = Fill
+        fields = ("account", "order", "symbol")
