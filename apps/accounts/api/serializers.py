@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from rest_framework import serializers
 
 from apps.core.api.base import StrictSerializer
@@ -62,13 +65,23 @@ class LedgerLineSerializer(serializers.Serializer):
     purpose = serializers.CharField(
         source="ledger_account.purpose", help_text="Which balance moved (available or reserved)."
     )
-    amount = DecimalString()
-    balance_after = DecimalString()
+    amount = serializers.SerializerMethodField(help_text="Signed, at the asset's scale.")
+    balance_after = serializers.SerializerMethodField(help_text="The balance after this line, at the asset's scale.")
     memo = serializers.CharField(source="transaction.memo")
+
+    def get_amount(self, entry: Any) -> str:
+        return at_scale(entry.amount, entry.asset.scale)
+
+    def get_balance_after(self, entry: Any) -> str:
+        return at_scale(entry.balance_after, entry.asset.scale)
 
     def get_sequence(self, entry: object) -> int | None:
         numbering = getattr(entry.transaction, "numbering", None)  # type: ignore[attr-defined]
         return numbering.sequence if numbering is not None else None
+
+
+def at_scale(value: Decimal, scale: int) -> str:
+    return f"{value.quantize(Decimal(1).scaleb(-scale)):f}"
 
 
 class LedgerPageSerializer(serializers.Serializer):

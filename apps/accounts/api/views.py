@@ -115,7 +115,11 @@ class LedgerView(BackofficeAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("cursor", str, description="The `next` link's cursor."),
-            OpenApiParameter("limit", int, description="Lines per page (1-500, default 50)."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 500},
+                description="Lines per page (1-500, default 50).",
+            ),
             OpenApiParameter("asset", str, description="Only this asset (currency or symbol)."),
         ],
         responses=s.LedgerPageSerializer,

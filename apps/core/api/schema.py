@@ -36,7 +36,16 @@ _PERMISSIONS = {"403": "Not allowed for this user."}
 
 
 class ProblemAutoSchema(AutoSchema):
-    """Adds the problem+json responses common to the API, keeping explicit ones."""
+    """Adds the problem+json responses common to the API, keeping explicit ones; request bodies
+    of strict serializers say ``additionalProperties: false`` (unknown fields answer 400)."""
+
+    def _map_serializer(self, serializer: Any, direction: Any, bypass_extensions: bool = False) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer(serializer, direction, bypass_extensions)
+        from apps.core.api.base import StrictSerializer
+
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
