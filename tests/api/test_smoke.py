@@ -40,7 +40,7 @@ def test_place_order(world):
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["status"] == "pending_new" and body["quantity"] == "10" and body["limit_price"] == "99"
+    assert body["status"] == "pending_new" and body["quantity"] == "10" and body["limit_price"] == "99.00"
     again = client.get(f"/api/v1/orders/{body['id']}/events/")
     assert [e["kind"] for e in again.json()][:2] == ["received", "risk_accepted"]
     assert client_for(world.users["unrelated"]).get(f"/api/v1/orders/{body['id']}/").status_code == 404

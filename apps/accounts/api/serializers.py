@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.core.api.base import StrictSerializer
-from apps.core.api.fields import DecimalString, Money
+from apps.core.api.fields import DecimalString, Money, Price
 
 
 class AccountSerializer(serializers.Serializer):
@@ -44,10 +44,10 @@ class PositionSerializer(serializers.Serializer):
     quantity = DecimalString()
     available = DecimalString()
     reserved = DecimalString()
-    average_cost = DecimalString(allow_null=True)
+    average_cost = Price(allow_null=True)
     cost_basis = Money()
     realized_pnl = Money()
-    market_price = DecimalString(allow_null=True)
+    market_price = Price(allow_null=True)
     price_at = serializers.DateTimeField(allow_null=True)
     market_value = Money(allow_null=True)
     unrealized_pnl = Money(allow_null=True)

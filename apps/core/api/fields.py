@@ -52,3 +52,8 @@ class DecimalString(serializers.Field):
 def Money(**kwargs: Any) -> DecimalString:  # noqa: N802 - reads like a field class
     """Cash: at least two decimal places on output."""
     return DecimalString(min_places=2, **kwargs)
+
+
+def Price(**kwargs: Any) -> DecimalString:  # noqa: N802 - reads like a field class
+    """Prices: at least two decimal places on output (``"187.50"``), more when the tick has them."""
+    return DecimalString(min_places=2, **kwargs)

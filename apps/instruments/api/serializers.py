@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.core.api.base import StrictSerializer
-from apps.core.api.fields import DecimalString
+from apps.core.api.fields import DecimalString, Price
 
 
 class InstrumentSerializer(serializers.Serializer):
@@ -24,7 +24,7 @@ class InstrumentSerializer(serializers.Serializer):
 
     def get_last_price(self, instrument: object) -> str | None:
         ref = self._ref(instrument)
-        return DecimalString().to_representation(ref.price) if ref is not None else None  # type: ignore[attr-defined]
+        return Price().to_representation(ref.price) if ref is not None else None  # type: ignore[attr-defined]
 
     def get_price_at(self, instrument: object) -> str | None:
         ref = self._ref(instrument)
@@ -32,11 +32,11 @@ class InstrumentSerializer(serializers.Serializer):
 
 
 class PriceInputSerializer(StrictSerializer):
-    price = DecimalString()
+    price = Price()
 
 
 class PriceSerializer(serializers.Serializer):
     symbol = serializers.CharField(source="instrument.symbol")
-    price = DecimalString()
+    price = Price()
     price_at = serializers.DateTimeField(source="as_of")
     source = serializers.CharField()  # type: ignore[assignment]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.core.api.base import StrictSerializer
-from apps.core.api.fields import DecimalString, Money
+from apps.core.api.fields import DecimalString, Money, Price
 from apps.core.ids import MAX_ID
 from apps.orders.models import OrderType, Side, TimeInForce
 
@@ -18,12 +18,12 @@ class OrderSerializer(serializers.Serializer):
     side = serializers.CharField()
     type = serializers.CharField()
     quantity = DecimalString()
-    limit_price = DecimalString(allow_null=True)
-    stop_price = DecimalString(allow_null=True)
+    limit_price = Price(allow_null=True)
+    stop_price = Price(allow_null=True)
     time_in_force = serializers.CharField()
     status = serializers.CharField()
     filled_quantity = DecimalString()
-    average_fill_price = DecimalString(allow_null=True)
+    average_fill_price = Price(allow_null=True)
     fees = Money()
     reject_reason = serializers.CharField(help_text="The risk or broker reason code when rejected, else empty.")
     created_at = serializers.DateTimeField()
@@ -36,8 +36,8 @@ class OrderCreateSerializer(StrictSerializer):
     side = serializers.ChoiceField(choices=Side.values)
     type = serializers.ChoiceField(choices=OrderType.values)
     quantity = DecimalString()
-    limit_price = DecimalString(required=False, allow_null=True, help_text="Required for limit and stop_limit.")
-    stop_price = DecimalString(required=False, allow_null=True, help_text="Required for stop and stop_limit.")
+    limit_price = Price(required=False, allow_null=True, help_text="Required for limit and stop_limit.")
+    stop_price = Price(required=False, allow_null=True, help_text="Required for stop and stop_limit.")
     time_in_force = serializers.ChoiceField(choices=TimeInForce.values, default=TimeInForce.DAY)
     client_order_id = serializers.CharField(
         max_length=64, required=False, allow_null=True, help_text="Your id; the same id and body again is a replay."
@@ -74,6 +74,6 @@ class FillSerializer(serializers.Serializer):
     side = serializers.CharField(source="order.side")
     exec_id = serializers.CharField()
     quantity = DecimalString()
-    price = DecimalString()
+    price = Price()
     fee = Money()
     executed_at = serializers.DateTimeField()
