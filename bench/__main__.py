@@ -210,6 +210,17 @@ def _trade(
         )
         label = f"order_place, {count} worker{'s' if count > 1 else ''}, limit buys"
         figures.append(figure(label, workers.run(plan, context), count, "order"))
+    for count in (1, 4):
+        plan = workers.specs(
+            "bench.trade:api_place_limit",
+            workers=count,
+            total=args.orders,
+            actor_id=tx.actor_id,
+            ids=accounts,
+            key=f"a{count}",
+        )
+        label = f"POST /api/v1/orders/, {count} worker{'s' if count > 1 else ''}, limit buys"
+        figures.append(figure(label, workers.run(plan, context), count, "order"))
     accepted = trade.accepted_orders("p1") + trade.accepted_orders("p4")
     for count in (1, 4):
         plan = trade.fill_specs(

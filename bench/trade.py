@@ -20,6 +20,8 @@ from bench.workers import WARMUP, Spec
 FUNDING = "10000000.00"
 SYMBOL_PREFIX = "BENCH"
 QUANTITY = "1"
+#: a superuser the API figure authenticates as (superusers may trade on every account)
+API_USER = "bench-api"
 FEE = Decimal("1.00")
 #: raised for the bench accounts so that risk accepts every well-funded order (the checks still run)
 LIMITS: dict[str, object] = {
@@ -48,8 +50,10 @@ def create(*, accounts: int, symbols: int) -> TradeFixtures:
     from apps.instruments.services import instrument_create, reference_price_set
     from apps.ledger.services import cash_deposit
     from apps.risk.services import risk_limits_set
+    from apps.users.models import User
 
     actor = system_actor()
+    User.objects.get_or_create(username=API_USER, defaults={"is_superuser": True, "is_staff": True})
     prices: dict[str, Decimal] = {}
     for n in range(symbols):
         symbol = f"{SYMBOL_PREFIX}{n:02d}"
@@ -103,6 +107,47 @@ def placer(actor_id: int, accounts: Sequence[int], *, market: bool, seed: int) -
         )
 
     return place
+
+
+def api_placer(accounts: Sequence[int], *, seed: int) -> Callable[[str], object]:
+    """Place the same limit buys as ``placer``, through the REST API: ``POST /api/v1/orders/``
+    with a JWT bearer token, through Django's whole request path (middleware, authentication,
+    permission policy, throttles, serializers, the problem handler) in this process."""
+    import json
+
+    from django.test import Client
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from apps.users.models import User
+
+    user = User.objects.get(username=API_USER)
+    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    rng = random.Random(seed)
+    prices = _prices()
+    pool = list(accounts)
+
+    def place(key: str) -> object:
+        symbol, price = rng.choice(prices)
+        body = {
+            "account": rng.choice(pool),
+            "symbol": symbol,
+            "side": "buy",
+            "type": "limit",
+            "quantity": QUANTITY,
+            "limit_price": f"{price:f}",
+            "time_in_force": "day",
+            "client_order_id": key,
+        }
+        response = client.post("/api/v1/orders/", json.dumps(body), content_type="application/json")
+        if response.status_code not in (200, 201, 422):
+            raise RuntimeError(f"POST /api/v1/orders/ answered {response.status_code}: {response.content[:200]!r}")
+        return f"HTTP {response.status_code}"
+
+    return place
+
+
+def api_place_limit(spec: Spec) -> Callable[[str], object]:
+    return api_placer(spec.ids, seed=spec.index)
 
 
 def place_limit(spec: Spec) -> Callable[[str], object]:
