@@ -63,7 +63,7 @@ def restricted_instrument_remove(*, actor: User, restriction_id: int) -> None:
     with transaction.atomic(durable=True):
         row = RestrictedInstrument.objects.filter(pk=restriction_id).first()
         if row is None:
-            raise NotFound("No such restriction.")
+            raise NotFound("No such restriction.", code="restriction_not_found")
         row.delete()
 
 

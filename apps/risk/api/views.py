@@ -66,6 +66,6 @@ class RestrictionDetailView(BackofficeAPIView):
     def delete(self, request: Request, restriction_id: Any) -> Response:
         pk = parse_id(restriction_id)
         if pk is None:
-            raise NotFound("No such restriction.")
+            raise NotFound("No such restriction.", code="restriction_not_found")
         services.restricted_instrument_remove(actor=actor_of(request), restriction_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
