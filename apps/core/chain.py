@@ -35,6 +35,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
 
 HASH_VERSION = 1
 GENESIS = "0" * 64
@@ -133,6 +136,15 @@ def link_hash(*, sequence: int, previous: str, content: str, version: int = HASH
     if version != 1:
         raise ValueError(f"unknown hash version {version}")
     return hashlib.sha256(f"v1:{sequence}:{previous}:{content}".encode("ascii")).hexdigest()
+
+
+def hex_sha256_check(*fields: str) -> Q:
+    """A CHECK condition: each field is 64 lowercase hex digits. (A negated character class: an
+    anchored ``{64}`` regex costs some 10 µs a row, which would double the chainer's time.)"""
+    condition = Q()
+    for name in fields:
+        condition &= Q(Exact(Length(name), 64)) & ~Q(**{f"{name}__regex": "[^0-9a-f]"})
+    return condition
 
 
 # --- A chain ------------------------------------------------------------------------------

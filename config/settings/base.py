@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "apps.risk",
     "apps.orders",
     "apps.brokers",
+    "apps.compliance",
     "plugins.paper",
 ]
 
