@@ -42,7 +42,7 @@ def ledger_verify_and_alert() -> dict[str, Any]:
             summary=f"Ledger verification failed: {report.problems[0]}",
             details=details,
         )
-    return {"ok": report.ok, **details}
+    return {"ok": report.ok, "problems": len(report.problems), "accounts": report.accounts_checked}
 
 
 def audit_verify_and_alert() -> dict[str, Any]:
@@ -60,4 +60,4 @@ def audit_verify_and_alert() -> dict[str, Any]:
             summary=f"Audit trail verification failed: {problems[0]}",
             details=details,
         )
-    return {"ok": report.ok, **details}
+    return {"ok": report.ok, "problems": len(problems), "events": report.links_checked}
