@@ -33,7 +33,14 @@ SCHEDULES: list[Schedule] = [
         task="ledger.verify",
         minute="30",
         hour="2",
-        description="Recompute every balance from its entries; log an error on any mismatch.",
+        description="Recompute every balance and the ledger's hash chain; a compliance alert on any mismatch.",
+    ),
+    Schedule(
+        name="compliance: nightly audit verification",
+        task="compliance.verify_audit",
+        minute="45",
+        hour="2",
+        description="Recompute the order events' hash chain; a compliance alert if a link is broken.",
     ),
     Schedule(
         name="brokers: relay safety net",
@@ -57,6 +64,14 @@ SCHEDULES: list[Schedule] = [
         name="ledger: number committed transactions",
         task="ledger.sequence",
         every_seconds=2,
-        description="The sequencer: gap-free numbers for transactions committed since the last run.",
+        description="The sequencer: gap-free numbers and chain hashes for transactions committed since the last run.",
+    ),
+    Schedule(
+        name="orders: chain committed order events",
+        task="orders.sequence_events",
+        every_seconds=2,
+        description=(
+            "The event sequencer: gap-free numbers and chain hashes for order events committed since the last run."
+        ),
     ),
 ]

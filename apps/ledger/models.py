@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.core.chain import hex_sha256_check
 from apps.ledger.fields import AmountField
 
 
@@ -258,20 +259,33 @@ class JournalEntry(models.Model):
 
 
 class JournalSequence(models.Model):
-    """The ledger's gap-free order: each committed transaction gets the next number.
+    """The ledger's gap-free order and hash chain: each committed transaction gets the next
+    number, the SHA-256 of its canonical content, and the chain hash linking it to the previous
+    number (``apps/ledger/chain.py``).
 
-    Numbers are assigned after commit by the one sequencer (``sequencing.py``), in batches,
-    so that no posting waits on a counter row. Append-only.
+    Assigned after commit by the one sequencer (``sequencing.py``), in batches, so that no
+    posting waits on a counter row or on the chain. Append-only.
     """
 
     sequence = models.BigIntegerField(primary_key=True)
     transaction = models.OneToOneField(JournalTransaction, on_delete=models.PROTECT, related_name="numbering")
     assigned_at = models.DateTimeField()
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the transaction's canonical content.")
+    chain_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the hash version, this number, the previous chain hash and content hash."
+    )
+    hash_version = models.PositiveSmallIntegerField(help_text="Version of the canonical form and chain rule.")
 
     class Meta:
         db_table = "ledger_journalsequence"
         ordering = ("sequence",)
-        constraints = [models.CheckConstraint(condition=Q(sequence__gte=1), name="ledger_sequence_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="ledger_sequence_positive"),
+            models.CheckConstraint(
+                condition=hex_sha256_check("content_hash", "chain_hash"),
+                name="ledger_sequence_hashes_hex",
+            ),
+        ]
         triggers = [
             pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
             pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),

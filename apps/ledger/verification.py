@@ -2,9 +2,10 @@
 
 Checks: each ledger account's stored balance and version against its entries (sum,
 count, contiguous versions, running balances); each transaction balances per asset and
-has at least two entries; the transaction sequence has no gaps and leaves no committed
-transaction out; each reserved account
-equals the sum of its active holds; no forbidden negative balance.
+has at least two entries; the hash chain (``apps.core.chain.chain_verify``): numbers without
+a gap, every transaction's content as hashed when it was numbered, every link joined to the
+previous one, no committed transaction left out; each reserved account equals the sum of its
+active holds; no forbidden negative balance.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from apps.core.chain import ChainReport, chain_verify
+from apps.ledger.chain import LEDGER_CHAIN
 from apps.ledger.sequencing import sequence_assign
 
 CHUNK = 2000
@@ -24,6 +27,7 @@ class Report:
     accounts_checked: int = 0
     transactions_checked: int = 0
     problems: list[str] = field(default_factory=list)
+    chain: ChainReport = field(default_factory=lambda: ChainReport(chain=LEDGER_CHAIN.name))
 
     @property
     def ok(self) -> bool:
@@ -109,27 +113,8 @@ def verify(progress: Callable[[int], None] | None = None) -> Report:
     ((count,),) = _rows("SELECT count(*) FROM ledger_journaltransaction")
     assert isinstance(count, int)
     report.transactions_checked = count
-    ((numbered, low_seq, high_seq),) = _rows(
-        "SELECT count(*), coalesce(min(sequence), 1), coalesce(max(sequence), 0) FROM ledger_journalsequence"
-    )
-    if numbered and (low_seq != 1 or high_seq != numbered):
-        first_gap = next(
-            _rows(
-                "SELECT prev + 1 FROM (SELECT sequence, lag(sequence, 1, 0::bigint) OVER (ORDER BY sequence) AS prev "
-                "FROM ledger_journalsequence) t WHERE sequence <> prev + 1 ORDER BY sequence LIMIT 1"
-            ),
-            (None,),
-        )[0]
-        report.problems.append(
-            f"transaction sequence: {numbered} transactions numbered {low_seq}..{high_seq}; "
-            f"first missing number {first_gap}"
-        )
-    for (txn_id,) in _rows(
-        "SELECT t.id FROM ledger_journaltransaction t WHERE NOT EXISTS "
-        "(SELECT 1 FROM ledger_journalsequence s WHERE s.transaction_id = t.id) AND NOT EXISTS "
-        "(SELECT 1 FROM ledger_unsequenced u WHERE u.transaction_id = t.id) ORDER BY t.id LIMIT 50"
-    ):
-        report.problems.append(f"transaction {txn_id}: neither numbered nor waiting for its number")
+    report.chain = chain_verify(LEDGER_CHAIN, chunk=CHUNK)
+    report.problems[:0] = report.chain.problems(LEDGER_CHAIN.record_noun)  # tamper evidence first
 
     for account_id, balance, held in _rows(
         """

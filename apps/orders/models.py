@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 
+from apps.core.chain import hex_sha256_check
 from apps.ledger.fields import AmountField
 from apps.orders.state import Status
 
@@ -164,10 +165,66 @@ class OrderEvent(models.Model):
         triggers = [
             pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
             pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),
+            # Every event is queued for the hash chain in the transaction that inserts it, whatever
+            # wrote it (save, bulk_create, raw SQL): one statement per INSERT statement.
+            pgtrigger.Trigger(
+                name="queue_for_chain",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="inserted"),
+                func="INSERT INTO orders_unsequencedevent (event_id) SELECT id FROM inserted; RETURN NULL;",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.kind} @ {self.at.isoformat()}"
+
+
+class OrderEventSequence(models.Model):
+    """The order events' gap-free order and hash chain: each committed event gets the next
+    number, the SHA-256 of its canonical content, and the chain hash linking it to the previous
+    number (``apps/orders/chain.py``). Assigned after commit by the one event sequencer. Append-only.
+    """
+
+    sequence = models.BigIntegerField(primary_key=True)
+    event = models.OneToOneField(OrderEvent, on_delete=models.PROTECT, related_name="link")
+    assigned_at = models.DateTimeField()
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the event's canonical content.")
+    chain_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the hash version, this number, the previous chain hash and content hash."
+    )
+    hash_version = models.PositiveSmallIntegerField(help_text="Version of the canonical form and chain rule.")
+
+    class Meta:
+        db_table = "orders_ordereventsequence"
+        ordering = ("sequence",)
+        constraints = [
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="order_event_sequence_positive"),
+            models.CheckConstraint(
+                condition=hex_sha256_check("content_hash", "chain_hash"), name="order_event_sequence_hashes_hex"
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
+            pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} -> order event {self.event_id}"
+
+
+class UnsequencedOrderEvent(models.Model):
+    """Order events committed but not yet chained: queued by a trigger on insert, consumed by
+    the event sequencer."""
+
+    event = models.OneToOneField(OrderEvent, primary_key=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        db_table = "orders_unsequencedevent"
+
+    def __str__(self) -> str:
+        return f"order event {self.event_id} awaiting its link"
 
 
 class Fill(models.Model):

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.core.actors import system_actor
 from apps.orders.calendar import last_close
+from apps.orders.chain import event_sequence_assign
 from apps.orders.services import day_orders_expire
 
 
@@ -17,3 +18,9 @@ def expire_day_orders_task() -> int:
     if close is None:
         return 0
     return day_orders_expire(actor=system_actor(), session_close=close)
+
+
+@shared_task(name="orders.sequence_events", acks_late=True, time_limit=300, soft_time_limit=280, ignore_result=True)
+def sequence_events_task() -> int:
+    """Number and chain the order events committed since the last run (one sequencer at a time)."""
+    return event_sequence_assign()

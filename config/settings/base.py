@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.risk",
     "apps.orders",
     "apps.brokers",
+    "apps.compliance",
     "plugins.paper",
 ]
 

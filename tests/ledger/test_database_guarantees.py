@@ -156,7 +156,8 @@ def test_sequence_numbers_are_unique_and_append_only(funded):
     assert numbering.sequence == 1
     with pytest.raises(IntegrityError), transaction.atomic():
         sql(
-            "INSERT INTO ledger_journalsequence (sequence, transaction_id, assigned_at) VALUES (1, %s, now())",
+            "INSERT INTO ledger_journalsequence (sequence, transaction_id, assigned_at, content_hash, chain_hash, "
+            "hash_version) VALUES (1, %s, now(), repeat('0', 64), repeat('0', 64), 1)",
             [numbering.transaction_id],
         )
     with pytest.raises(DatabaseError, match="Cannot update"), transaction.atomic():
@@ -197,7 +198,8 @@ def test_verify_finds_a_deleted_transaction_as_a_sequence_gap(funded, actor):
     for table in tables:
         sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     problems = "\n".join(verify().problems)
-    assert f"first missing number {number}" in problems
+    assert f"ledger chain: first broken link #{number}: link(s) #{number} missing" in problems
+    assert f"transaction {victim.pk}" not in problems  # gone with its link: the gap is the evidence
 
 
 @pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""``manage.py verify_ledger``: recompute every balance and check every invariant."""
+"""``manage.py verify_ledger``: recompute every balance, check every invariant and the hash chain."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from apps.ledger.verification import verify
 
 
 class Command(BaseCommand):
-    help = "Recompute balances from entries; check balance per asset, sequence gaps and holds. Exits 1 on any mismatch."
+    help = (
+        "Number what has committed, then recompute balances from entries and the hash chain; check balance per "
+        "asset, holds, and report the chain's first broken link. Exits 1 on any mismatch."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
@@ -23,7 +26,11 @@ class Command(BaseCommand):
             report = verify(progress=lambda n: bar.update(min(n, total - bar.n)))
         for problem in report.problems:
             self.stdout.write(self.style.ERROR(problem))
-        summary = f"{report.accounts_checked} ledger accounts, {report.transactions_checked} transactions checked"
+        chain = report.chain
+        summary = (
+            f"{report.accounts_checked} ledger accounts, {report.transactions_checked} transactions checked; "
+            f"chain {chain.links_checked} links, head #{chain.head_sequence} {chain.head_hash}"
+        )
         if not report.ok:
             raise CommandError(f"ledger verification FAILED: {len(report.problems)} problem(s); {summary}")
         self.stdout.write(self.style.SUCCESS(f"ledger OK: {summary}"))
