@@ -65,3 +65,99 @@ class ComplianceAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_severity_display()}: {self.summary}"
+
+
+_APPEND_ONLY = [
+    pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
+    pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),
+]
+
+
+class SecurityEventKind(models.TextChoices):
+    LOGIN = "login", "Log-in"
+    LOGIN_FAILED = "login_failed", "Failed log-in"
+    LOGOUT = "logout", "Log-out"
+    TOKEN_ISSUED = "token_issued", "API token issued"
+    TOKEN_REFRESHED = "token_refreshed", "API token refreshed"
+    LOCKED_OUT = "locked_out", "Log-in refused: locked out"
+
+
+class SecurityEvent(models.Model):
+    """Who logged in, failed to, logged out or obtained an API token; when, and from where.
+    Append-only: the database refuses UPDATE and DELETE."""
+
+    kind = models.CharField(max_length=20, choices=SecurityEventKind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    username = models.CharField(max_length=150, blank=True, help_text="The name given, for failed attempts too.")
+    channel = models.CharField(max_length=16, help_text="admin or api")
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        db_table = "compliance_securityevent"
+        ordering = ("-at", "-id")
+        indexes = [
+            models.Index(fields=("at",), name="security_event_at"),
+            models.Index(fields=("user", "at"), name="security_event_user_at"),
+            models.Index(fields=("kind", "at"), name="security_event_kind_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=SecurityEventKind.values), name="security_event_kind_valid")
+        ]
+        triggers = _APPEND_ONLY
+
+    def __str__(self) -> str:
+        return f"{self.at.isoformat()} {self.kind} {self.username}"
+
+
+class ExceptionQueue(models.TextChoices):
+    RISK_REJECTION = "risk_rejection", "Risk rejections"
+    LATE_FILL = "late_fill", "Fills booked after a cancel or expiry"
+    DEAD_LETTER = "dead_letter", "Dead-lettered execution reports"
+    RECONCILIATION_BREAK = "reconciliation_break", "Reconciliation breaks"
+
+
+class ExceptionReview(models.Model):
+    """A supervisor's review of one item of an exception queue: who, when, and what they
+    concluded. One per item; append-only."""
+
+    queue = models.CharField(max_length=24, choices=ExceptionQueue.choices)
+    object_id = models.BigIntegerField(help_text="The order, report or break reviewed (by queue).")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField()
+    note = models.TextField()
+
+    class Meta:
+        db_table = "compliance_exceptionreview"
+        ordering = ("-reviewed_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=("queue", "object_id"), name="exception_reviewed_once"),
+            models.CheckConstraint(condition=Q(queue__in=ExceptionQueue.values), name="exception_queue_valid"),
+            models.CheckConstraint(condition=~Q(note=""), name="exception_review_note_required"),
+        ]
+        triggers = _APPEND_ONLY
+
+    def __str__(self) -> str:
+        return f"{self.queue} {self.object_id} reviewed by {self.reviewed_by_id}"
+
+
+class ReconciliationBreak(models.Model):
+    """A difference found by reconciliation (e.g. a position that disagrees with the ledger, or
+    with the broker). Append-only: a break is resolved by reviewing it, never by editing it."""
+
+    kind = models.CharField(max_length=40)
+    account = models.ForeignKey("accounts.TradingAccount", null=True, blank=True, on_delete=models.PROTECT)
+    summary = models.TextField()
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    found_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "compliance_reconciliationbreak"
+        ordering = ("-found_at", "-id")
+        indexes = [models.Index(fields=("found_at",), name="reconciliation_break_found")]
+        triggers = _APPEND_ONLY
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.summary}"
