@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 
@@ -48,3 +48,15 @@ def set_actor(actor_id: int | None) -> None:
     if ctx is None:
         return
     _current.set(RequestContext(correlation_id=ctx.correlation_id, source_ip=ctx.source_ip, actor_id=actor_id))
+
+
+def push(ctx: RequestContext) -> Token[RequestContext | None]:
+    """Enter a unit of work whose end is signalled separately (Celery's prerun/postrun)."""
+    return _current.set(ctx)
+
+
+def pop(token: Token[RequestContext | None]) -> None:
+    try:
+        _current.reset(token)
+    except ValueError:  # entered in another context: just leave no context behind
+        _current.set(None)

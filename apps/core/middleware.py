@@ -23,7 +23,9 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Correlation-ID", "")
         correlation_id = incoming if _SAFE_ID.match(incoming) else context.new_correlation_id()
-        ctx = context.RequestContext(correlation_id=correlation_id, source_ip=client_ip(request))
+        user = getattr(request, "user", None)  # the session user (the API sets its token's user later)
+        actor_id = user.pk if user is not None and user.is_authenticated else None
+        ctx = context.RequestContext(correlation_id=correlation_id, source_ip=client_ip(request), actor_id=actor_id)
         with context.bind(ctx):
             response = self.get_response(request)
         response["X-Correlation-ID"] = correlation_id

@@ -194,6 +194,34 @@ ANONYMOUS_USER_NAME = None  # no anonymous user row: anonymous requests see noth
 AUDITLOG_INCLUDE_ALL_MODELS = False
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+AUDITLOG_CID_HEADER = "x-correlation-id"
+# Every model whose rows can change. Append-only records (ledger, order events, fills,
+# security events) are their own audit trail and are not listed. QuerySet.update(),
+# bulk_create(), bulk_update() and raw SQL on these models bypass auditlog: they are forbidden
+# (tests/compliance/test_audit_bypass.py fails on a new one).
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "accounts.TradingAccount", "m2m_fields": {"owners"}},
+    "accounts.TradingAccountUserObjectPermission",
+    "accounts.TradingAccountGroupObjectPermission",
+    "instruments.Instrument",
+    "instruments.ReferencePrice",
+    "risk.RiskLimits",
+    "risk.TradingState",
+    "risk.RestrictedInstrument",
+    "brokers.AccountRoute",
+    {
+        "model": "users.User",
+        "m2m_fields": {"groups", "user_permissions"},
+        "exclude_fields": ["last_login"],
+        "mask_fields": ["password"],
+    },
+    {"model": "auth.Group", "m2m_fields": {"permissions"}},
+    {
+        "model": "django_celery_beat.PeriodicTask",
+        "exclude_fields": ["last_run_at", "total_run_count", "date_changed"],
+    },
+    {"model": "compliance.ComplianceAlert", "include_fields": ["acknowledged_by", "acknowledged_at"]},
+)
 
 # --- Celery ----------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "filesystem://"
@@ -273,3 +301,25 @@ DEFAULT_BROKER = env("DEFAULT_BROKER", default="paper")
 # An outbox instruction in flight longer than this is presumed orphaned by a dead worker:
 # its outcome is resolved by asking the broker, never by sending it again blindly.
 BROKERS_RELAY_STALE_SECONDS = env.int("BROKERS_RELAY_STALE_SECONDS", default=120)
+
+# --- Records retention (apps/compliance/records.py; `manage.py retention_report`) ---------
+# Years each record class is kept, counted from the record's own timestamp; the longest rule
+# that applies wins. Nothing is ever deleted automatically: the report only says what has
+# become eligible (and ledger, order-event and audit rows are append-only in the database).
+#   SEC 17a-4(a): blotters, ledgers, trade confirmations (17a-3(a)(1)-(3)) - six years;
+#   SEC 17a-4(b): order memoranda (17a-3(a)(6)) - three years;
+#   MiFID II Art. 16(6) / MiFIR Art. 25 / Delegated Reg. 2017/565 Art. 72: orders and
+#     transactions - five years (so orders and their events: five, not three);
+#   FINRA Rule 4511(b): books and records with no period of their own - six years. Security
+#     events and audit log entries are the audit trail of the books and records (17a-4(f)
+#     requires that trail for as long as the records it covers): six years, the longest.
+RECORDS_RETENTION: dict[str, dict[str, int | str]] = {
+    "ledger.journaltransaction": {"years": 6, "basis": "SEC 17a-4(a) ledgers/blotters (6y) > MiFID II (5y)"},
+    "ledger.journalentry": {"years": 6, "basis": "SEC 17a-4(a) ledgers (6y) > MiFID II (5y)"},
+    "orders.fill": {"years": 6, "basis": "SEC 17a-4(a) blotter of purchases and sales (6y) > MiFID II (5y)"},
+    "orders.order": {"years": 5, "basis": "MiFID II Art. 16(6) (5y) > SEC 17a-4(b) order memoranda (3y)"},
+    "orders.orderevent": {"years": 5, "basis": "MiFID II Art. 16(6) (5y) > SEC 17a-4(b) order memoranda (3y)"},
+    "compliance.securityevent": {"years": 6, "basis": "FINRA 4511(b) default (6y); audit trail of the records"},
+    "compliance.compliancealert": {"years": 6, "basis": "FINRA 4511(b) default (6y)"},
+    "auditlog.logentry": {"years": 6, "basis": "SEC 17a-4(f) audit trail, kept as long as the records (6y)"},
+}

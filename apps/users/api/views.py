@@ -11,9 +11,14 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from apps.compliance.models import SecurityEventKind
+from apps.compliance.security import security_event_record
 from apps.users import login_guard
+from apps.users.models import User
 
 
 class LoginRateThrottle(AnonRateThrottle):
@@ -35,6 +40,7 @@ class TokenObtainView(TokenObtainPairView):
         username = request.data.get("username") if isinstance(request.data, dict) else None
         username = username if isinstance(username, str) else ""
         if username and login_guard.locked_out(username):
+            security_event_record(kind=SecurityEventKind.LOCKED_OUT, request=request, username=username)
             raise exceptions.Throttled(
                 wait=settings.LOGIN_FAILURE_WINDOW_SECONDS,
                 detail="Too many failed log-ins for this user; try again later.",
@@ -48,6 +54,8 @@ class TokenObtainView(TokenObtainPairView):
             raise
         if username:
             login_guard.failures_clear(username)
+        user = User.objects.filter(username=username).first()
+        security_event_record(kind=SecurityEventKind.TOKEN_ISSUED, request=request, user=user, username=username)
         return response
 
 
@@ -56,3 +64,14 @@ class TokenRenewView(TokenRefreshView):
     """``{refresh}`` → ``{access}``."""
 
     throttle_classes = [LoginRateThrottle]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().post(request, *args, **kwargs)
+        user = None
+        try:
+            user_id = RefreshToken(request.data.get("refresh"), verify=False).get("user_id")
+            user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+        except TokenError:
+            pass
+        security_event_record(kind=SecurityEventKind.TOKEN_REFRESHED, request=request, user=user)
+        return response

@@ -1,0 +1,51 @@
+"""Signal receivers: who did it, for every audit-log entry, and the security events of
+Django's authentication (admin log-ins, failures, log-outs; the API records its token issues
+in its views)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditlog.models import LogEntry
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
+
+from apps.compliance.models import SecurityEventKind
+from apps.compliance.security import security_event_record
+from apps.core import context
+from apps.core.actors import system_actor
+
+
+@receiver(pre_save, sender=LogEntry, dispatch_uid="compliance-attribute-log-entry")
+def attribute_log_entry(sender: Any, instance: LogEntry, **kwargs: Any) -> None:
+    """Every audit-log entry names an actor: the user of the request (session or API token),
+    else the named system actor (Celery tasks, management commands, the system itself). Also
+    the source address and the correlation id of the unit of work. No e-mail is copied into the
+    entry (personal data stays in the users table, where it can be pseudonymised)."""
+    ctx = context.current()
+    if instance.actor_id is None:
+        instance.actor_id = ctx.actor_id or system_actor().pk
+    if not instance.remote_addr and ctx.source_ip:
+        instance.remote_addr = ctx.source_ip
+    if not instance.cid:
+        instance.cid = ctx.correlation_id
+
+
+@receiver(user_logged_in, dispatch_uid="compliance-logged-in")
+def logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    security_event_record(kind=SecurityEventKind.LOGIN, request=request, user=user)
+
+
+@receiver(user_logged_out, dispatch_uid="compliance-logged-out")
+def logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        security_event_record(kind=SecurityEventKind.LOGOUT, request=request, user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="compliance-login-failed")
+def login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    username = credentials.get("username") or ""
+    security_event_record(
+        kind=SecurityEventKind.LOGIN_FAILED, request=request, username=username if isinstance(username, str) else ""
+    )
