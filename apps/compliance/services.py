@@ -1,14 +1,20 @@
-"""Raising compliance alerts."""
+"""Compliance writes: raising and acknowledging alerts, recording exception reviews."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.compliance.models import ComplianceAlert, Severity
+from apps.compliance.models import ComplianceAlert, ExceptionQueue, ExceptionReview, Severity
+from apps.core.errors import NotFound, ValidationError
+
+if TYPE_CHECKING:
+    from apps.users.models import User
 
 logger = logging.getLogger("apps.compliance.alerts")
 
@@ -36,3 +42,88 @@ def compliance_alert_raise(
         extra={"event": ALERT_EVENT, "alert_id": alert.pk, "alert_kind": kind, "severity": severity},
     )
     return alert
+
+
+# --- acknowledging alerts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AcknowledgeOutcome:
+    acknowledged: list[int]
+    already: list[int]
+
+
+def compliance_alert_acknowledge(*, actor: User, alert_ids: Iterable[int]) -> AcknowledgeOutcome:
+    """Acknowledge alerts, once each: an alert already acknowledged keeps who and when it was
+    first acknowledged (and is reported in ``already``). Saved row by row so that the audit log
+    records each acknowledgement (``ComplianceAlert`` is audited)."""
+    ids = sorted(set(alert_ids))
+    if not ids:
+        raise ValidationError("Select at least one alert.", code="nothing_selected")
+    done: list[int] = []
+    already: list[int] = []
+    with transaction.atomic(durable=True):
+        alerts = list(
+            ComplianceAlert.objects.select_for_update(no_key=True, of=("self",)).filter(pk__in=ids).order_by("pk")
+        )
+        missing = set(ids) - {a.pk for a in alerts}
+        if missing:
+            raise NotFound(f"No compliance alert {', '.join(map(str, sorted(missing)))}.", code="alert_not_found")
+        now = timezone.now()
+        for alert in alerts:
+            if alert.acknowledged_at is not None:
+                already.append(alert.pk)
+                continue
+            alert.acknowledged_by = actor
+            alert.acknowledged_at = now
+            alert.save(update_fields=["acknowledged_by", "acknowledged_at"])
+            done.append(alert.pk)
+    return AcknowledgeOutcome(acknowledged=done, already=already)
+
+
+# --- reviewing the exception queues -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    recorded: list[ExceptionReview]
+    already_reviewed: list[int]
+
+
+def exception_review_record(*, actor: User, queue: str, object_ids: Iterable[int], note: str) -> ReviewOutcome:
+    """Record the actor's review, with its note, of each item of one exception queue, in one
+    transaction. The note is required. Every item must be in the queue, or nothing is recorded.
+    An item reviewed before keeps its first review (reviews are append-only): it is skipped and
+    returned in ``already_reviewed`` — reviewing twice is a no-op, not an error."""
+    from apps.compliance.queues import queue_list
+
+    if queue not in ExceptionQueue.values:
+        raise ValidationError(f"Unknown exception queue {queue!r}.", code="unknown_queue")
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError("A review needs a note.", code="review_note_required")
+    ids = sorted(set(int(i) for i in object_ids))
+    if not ids:
+        raise ValidationError("Select at least one item to review.", code="nothing_selected")
+    recorded: list[ExceptionReview] = []
+    already: list[int] = []
+    with transaction.atomic(durable=True):
+        present = set(queue_list(queue).filter(pk__in=ids).values_list("pk", flat=True))
+        missing = [i for i in ids if i not in present]
+        if missing:
+            raise NotFound(
+                f"Not in the {ExceptionQueue(queue).label.lower()} queue: {', '.join(map(str, missing))}.",
+                code="exception_not_found",
+            )
+        now = timezone.now()
+        for object_id in ids:
+            try:
+                with transaction.atomic():  # a savepoint: a concurrent review wins, this one is skipped
+                    review = ExceptionReview.objects.create(
+                        queue=queue, object_id=object_id, reviewed_by=actor, reviewed_at=now, note=note
+                    )
+            except IntegrityError:
+                already.append(object_id)
+            else:
+                recorded.append(review)
+    return ReviewOutcome(recorded=recorded, already_reviewed=already)
