@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from apps.compliance.reconciliation import reconciliation_run
 from apps.compliance.verification import audit_verify_and_alert
 
 
@@ -13,3 +14,10 @@ from apps.compliance.verification import audit_verify_and_alert
 def verify_audit_task() -> dict[str, Any]:
     """Nightly: recompute the order events' hash chain; a compliance alert if it is broken."""
     return audit_verify_and_alert()
+
+
+@shared_task(name="compliance.reconcile", acks_late=True, time_limit=3600, soft_time_limit=3500)
+def reconcile_task() -> dict[str, Any]:
+    """Nightly: positions against the ledger, orders against their fills; a reconciliation break
+    for each new difference (idempotent: an open break for the same thing is not recorded again)."""
+    return reconciliation_run().as_dict()

@@ -43,6 +43,16 @@ SCHEDULES: list[Schedule] = [
         description="Recompute the order events' hash chain; a compliance alert if a link is broken.",
     ),
     Schedule(
+        name="compliance: nightly reconciliation",
+        task="compliance.reconcile",
+        minute="0",
+        hour="3",
+        description=(
+            "Positions against the ledger's position balances, orders' filled quantities against their fills; "
+            "a reconciliation break (exception queue) for each new difference."
+        ),
+    ),
+    Schedule(
         name="brokers: relay safety net",
         task="brokers.relay",
         every_seconds=2,
