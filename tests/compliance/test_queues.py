@@ -385,3 +385,38 @@ def test_security_events_are_listed_read_only_and_filterable(client, supervisor)
     assert names(q="mallory") == ["mallory"]
     assert names(q="10.0.0.9") == ["mallory"]
     assert client.get(reverse("admin:compliance_securityevent_add")).status_code == 403
+
+
+def test_each_queue_item_has_a_read_only_detail_page(client, supervisor, items):
+    client.force_login(supervisor)
+    for name in ("riskrejection", "latefillorder", "deadletteredreport", "reconciliationbreak"):
+        queue = {
+            "riskrejection": "risk_rejection",
+            "latefillorder": "late_fill",
+            "deadletteredreport": "dead_letter",
+            "reconciliationbreak": "reconciliation_break",
+        }[name]
+        response = client.get(reverse(f"admin:compliance_{name}_change", args=[items[queue].pk]))
+        assert response.status_code == 200, name
+        assert b'name="_save"' not in response.content
+    # an order outside the queue is not found through it
+    assert client.get(reverse("admin:compliance_riskrejection_change", args=[items["normal"].pk])).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_supervisors_reviewing_the_same_item_at_once_record_one_review(rich, instrument, actor):
+    from tests.concurrency.harness import run_in_threads
+
+    order = rejected(actor, rich)
+    first, second = staff("first", *QUEUE_PERMISSIONS), staff("second", *QUEUE_PERMISSIONS)
+    outcomes = run_in_threads(
+        2,
+        lambda i: exception_review_record(
+            actor=(first, second)[i], queue="risk_rejection", object_ids=[order.pk], note=f"by {i}"
+        ),
+    )
+    assert [o.error for o in outcomes] == [None, None]
+    recorded = [len(o.value.recorded) for o in outcomes]
+    skipped = [o.value.already_reviewed for o in outcomes]
+    assert sorted(recorded) == [0, 1] and sorted(skipped) == [[], [order.pk]]
+    assert ExceptionReview.objects.count() == 1
