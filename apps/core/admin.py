@@ -33,3 +33,31 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def fixed_choices_filter(field: str, title: str, choices: Any) -> type[admin.SimpleListFilter]:
+    """A list filter whose options are fixed (or computed without touching the table), for a
+    column without choices: Django's default would run ``SELECT DISTINCT`` over a table that
+    can grow without bound. ``choices`` is a sequence of (value, label) or a callable giving one."""
+
+    class Filter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+            return choices() if callable(choices) else choices
+
+        def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+            value = self.value()
+            return queryset.filter(**{field: value}) if value else queryset
+
+    Filter.title = title
+    Filter.__name__ = f"{field.title().replace('_', '')}Filter"
+    return Filter
+
+
+def int_or_none(term: str) -> int | None:
+    """A search term as a positive 64-bit integer id, or None."""
+    term = term.strip()
+    if not term.isdigit() or len(term) > 18:
+        return None
+    return int(term)

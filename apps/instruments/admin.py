@@ -1,9 +1,13 @@
+from __future__ import annotations
+
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
+from apps.core.admin import int_or_none
 from apps.instruments.models import Instrument, ReferencePrice
+from apps.risk.admin import kill_switch_context
 
 
 class ReferencePriceInline(admin.StackedInline):
@@ -14,6 +18,7 @@ class ReferencePriceInline(admin.StackedInline):
 
 @admin.register(Instrument)
 class InstrumentAdmin(admin.ModelAdmin):
+    change_form_template = "admin/instruments/instrument/change_form.html"
     list_display = ("symbol", "name", "asset_class", "currency", "tick_size", "lot_size", "active")
     list_filter = ("asset_class", "currency", "active")
     search_fields = ("symbol", "name")
@@ -25,3 +30,12 @@ class InstrumentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        pk = int_or_none(object_id)
+        context = (
+            {**kill_switch_context(request.user, instrument_id=pk), **(extra_context or {})} if pk else extra_context
+        )
+        return super().change_view(request, object_id, form_url, extra_context=context)

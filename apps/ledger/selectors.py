@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+
+from django.db.models import QuerySet
 
 from apps.ledger import errors
 from apps.ledger.models import CLIENT_PURPOSES, Asset, JournalEntry, LedgerAccount, Purpose
@@ -135,3 +137,48 @@ def account_entries_page(
             position.get(entry.ledger_account_id, entry.account_version + 1), entry.account_version
         )
     return EntryPage(entries, position)
+
+
+@dataclass(frozen=True)
+class StatementSection:
+    """One ledger account of a trading account over a period ``[start, end)``."""
+
+    ledger_account: LedgerAccount
+    opening: Decimal  # the balance just before ``start``
+    closing: Decimal  # the balance just before ``end``
+
+
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+def account_statement(*, trading_account_id: int, start: datetime, end: datetime) -> list[StatementSection]:
+    """Opening and closing balances of each of a trading account's ledger accounts over
+    ``[start, end)`` (``balance_as_of``: one indexed row each). The lines in between are
+    ``account_statement_entries``; per ledger account, opening + their amounts = closing."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise errors.ValidationError("The instants must be timezone-aware.", code="naive_datetime")
+    accounts = (
+        LedgerAccount.objects.select_related("asset")
+        .filter(trading_account_id=trading_account_id)
+        .order_by("asset__code", "purpose", "pk")
+    )
+    return [
+        StatementSection(
+            ledger_account=account,
+            opening=balance_as_of(ledger_account_id=account.pk, at=start - _JUST_BEFORE),
+            closing=balance_as_of(ledger_account_id=account.pk, at=end - _JUST_BEFORE),
+        )
+        for account in accounts
+    ]
+
+
+def account_statement_entries(
+    *, ledger_account_ids: Sequence[int], start: datetime, end: datetime
+) -> QuerySet[JournalEntry]:
+    """The entries posted on these ledger accounts in ``[start, end)``, with their transaction,
+    per ledger account in posting order (the (ledger account, posted_at) index)."""
+    return (
+        JournalEntry.objects.select_related("transaction")
+        .filter(ledger_account_id__in=list(ledger_account_ids), posted_at__gte=start, posted_at__lt=end)
+        .order_by("ledger_account_id", "account_version")
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,70 @@ def trading_state_set(
             defaults={"state": state, "reason": reason.strip(), "updated_by": actor, "updated_at": timezone.now()},
         )
     return row
+
+
+@dataclass(frozen=True)
+class KillSwitchResult:
+    """What the kill switch did: the state row, and the open orders it asked to cancel."""
+
+    state: TradingState
+    canceled: list[int] = field(default_factory=list)
+    # Orders that ended (filled, canceled, ...) between the listing and their cancel: (id, code).
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def kill_switch_orders(*, account: TradingAccount | None = None, instrument: Instrument | None = None) -> Any:
+    """The open orders a kill switch in this scope would cancel (all of them with no target),
+    oldest first. Orders already pending cancel are on their way out and are left alone."""
+    from apps.orders.models import Order
+    from apps.orders.state import OPEN, Status
+
+    statuses = sorted(s.value for s in OPEN if s != Status.PENDING_CANCEL)
+    orders = Order.objects.filter(status__in=statuses)
+    if account is not None:
+        orders = orders.filter(account=account)
+    if instrument is not None:
+        orders = orders.filter(instrument=instrument)
+    return orders.order_by("pk")
+
+
+def kill_switch_set(
+    *,
+    actor: User,
+    state: str,
+    reason: str,
+    account: TradingAccount | None = None,
+    instrument: Instrument | None = None,
+    cancel_open_orders: bool = False,
+) -> KillSwitchResult:
+    """Halt, reduce or resume trading for the firm (no target), one account or one instrument.
+
+    The state is committed first (``trading_state_set``): from then on the very next order in
+    the scope is refused. Then, when halting with ``cancel_open_orders``, every open order in
+    the scope is canceled through ``order_cancel`` with the kill switch as initiator and the
+    reason recorded on its event, one order per transaction; each cancel reaches its broker
+    through the outbox after commit. An order that ended meanwhile is skipped, not an error.
+    Bad input (no reason, unknown state, both targets, cancel without halting) changes nothing.
+    """
+    from apps.orders import errors as order_errors
+    from apps.orders.models import Initiator
+    from apps.orders.services import order_cancel
+
+    if cancel_open_orders and state != TradingStateValue.HALTED:
+        raise ValidationError("Open orders can only be canceled together with a halt.", code="cancel_requires_halt")
+    row = trading_state_set(actor=actor, state=state, reason=reason, account=account, instrument=instrument)
+    canceled: list[int] = []
+    skipped: list[tuple[int, str]] = []
+    if cancel_open_orders:
+        ids = list(kill_switch_orders(account=account, instrument=instrument).values_list("pk", flat=True))
+        for order_id in ids:
+            try:
+                order_cancel(actor=actor, order_id=order_id, initiator=Initiator.KILL_SWITCH, reason=row.reason)
+            except (order_errors.OrderNotCancelable, order_errors.OrderNotFound) as exc:
+                skipped.append((order_id, exc.code))
+            else:
+                canceled.append(order_id)
+    return KillSwitchResult(state=row, canceled=canceled, skipped=skipped)
 
 
 def restricted_instrument_add(

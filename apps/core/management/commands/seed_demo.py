@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -24,7 +24,7 @@ from apps.ledger.models import AssetKind, Purpose
 from apps.ledger.selectors import ledger_account_get
 from apps.ledger.services import asset_create, cash_deposit, hold_reserve
 from apps.users.models import User
-from apps.users.roles import COMPLIANCE, OPERATIONS
+from apps.users.roles import COMPLIANCE, OPERATIONS, roles_ensure
 
 # (username, password, what the user is) - shown by `make run` and in the README.
 DEMO_LOGINS: list[tuple[str, str, str]] = [
@@ -43,16 +43,6 @@ INSTRUMENTS = [
     ("SPY", "SPDR S&P 500 ETF Trust", "512.40"),
 ]
 HOLD = ("alice", Decimal("1892.50"), "demo: buy 10 AAPL")
-
-# Role permissions (for now here; a data migration should own them).
-VIEW_APPS = ("ledger", "accounts", "instruments")
-OPERATIONS_CHANGE = ("change_instrument", "change_referenceprice")
-
-
-def _role_permissions() -> dict[str, list[Permission]]:
-    view = list(Permission.objects.filter(content_type__app_label__in=VIEW_APPS, codename__startswith="view_"))
-    change = list(Permission.objects.filter(content_type__app_label="instruments", codename__in=OPERATIONS_CHANGE))
-    return {COMPLIANCE: view, OPERATIONS: view + change}
 
 
 def _user(username: str, password: str, *, superuser: bool = False, staff: bool = False) -> tuple[User, bool]:
@@ -114,13 +104,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("demo data ready"))
 
     def _roles_and_users(self) -> None:
+        # The role groups and their permissions belong to a migration (apps/users/roles.py):
+        # restore them if they were deleted, then only put the demo users in them and mark staff.
         with transaction.atomic():
-            for role, perms in _role_permissions().items():
-                group, _ = Group.objects.get_or_create(name=role)
-                have = set(group.permissions.values_list("pk", flat=True))
-                missing = [p for p in perms if p.pk not in have]
-                if missing:
-                    group.permissions.add(*missing)
+            roles_ensure()
             for username, password, _ in DEMO_LOGINS:
                 user, created = _user(username, password, superuser=username == "admin", staff=username in STAFF_GROUPS)
                 if created:
