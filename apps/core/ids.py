@@ -10,7 +10,7 @@ def parse_id(value: object) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     text = str(value)
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:  # "²".isdigit(), but int("²") fails
         return None
     pk = int(text)
     return pk if 0 < pk <= MAX_ID else None

@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core import context
-from apps.core.decimals import check_scale
+from apps.core.decimals import AMOUNT_MAX_INTEGER_DIGITS, check_scale
 from apps.core.errors import ApplicationError
 from apps.ledger import errors
 from apps.ledger.legs import Leg
@@ -87,6 +87,11 @@ def _check(accounts: Mapping[int, LockedAccount], legs: Sequence[Leg], reserved_
         raise errors.Unbalanced(f"The legs do not sum to zero per asset: {detail}.")
     for leg in legs:
         account = accounts[leg.account_id]
+        if abs(account.balance + leg.amount).adjusted() >= AMOUNT_MAX_INTEGER_DIGITS:  # the column would overflow
+            raise errors.InvalidAmount(
+                f"{abs(leg.amount):f} would take ledger account {account.id} ({account.purpose} "
+                f"{account.asset_code}) beyond the largest balance it can hold."
+            )
         if not account.allow_negative and account.balance + leg.amount < 0:
             raise errors.InsufficientFunds(
                 f"Ledger account {account.id} ({account.purpose} {account.asset_code}) holds {account.balance:f}; "

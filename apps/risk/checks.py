@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_UP, Decimal
+from decimal import ROUND_UP, Decimal, localcontext
 from typing import Any
 
 from django.conf import settings
@@ -94,7 +94,10 @@ def fee_estimate(quantity: Decimal, scale: int) -> Decimal:
 
 
 def _money(value: Decimal, scale: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_UP)
+    # Quantity and price each hold up to 20 integer digits, so a notional can need 40 + scale
+    # digits: more than the default context's 28 (quantize would raise InvalidOperation).
+    with localcontext(prec=80):
+        return value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_UP)
 
 
 def _limit(snapshot: Snapshot, name: str) -> Any:

@@ -145,10 +145,10 @@ def test_removing_a_restriction_lifts_it(actor, account, instrument):
 
 def test_removing_an_unknown_restriction_is_not_found(actor, instrument):
     row = restricted_instrument_add(actor=actor, instrument=instrument, reason="watch list")
-    with refused("not_found", 404):
+    with refused("restriction_not_found", 404):
         restricted_instrument_remove(actor=actor, restriction_id=row.pk + 1000)
     restricted_instrument_remove(actor=actor, restriction_id=row.pk)
-    with refused("not_found", 404):
+    with refused("restriction_not_found", 404):
         restricted_instrument_remove(actor=actor, restriction_id=row.pk)  # already removed
     assert not RestrictedInstrument.objects.exists()
 

@@ -130,8 +130,10 @@ class LedgerView(BackofficeAPIView):
         cursor = params.get("cursor")
         before = _decode_position(cursor) if cursor else None
         limit_text = params.get("limit", "50")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+        if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= 500:
             raise ValidationError("limit must be an integer from 1 to 500.", code="invalid_limit", field="limit")
+        if "\x00" in params.get("asset", ""):
+            raise ValidationError("asset must not contain NUL characters.", code="invalid_asset", field="asset")
         page = ledger_selectors.account_entries_page(
             trading_account_id=account.pk, before=before, limit=int(limit_text), asset_code=params.get("asset")
         )
@@ -221,7 +223,7 @@ class GrantDetailView(BackofficeAPIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, account_id: int, username: str) -> Response:
         account = visible_account(request, account_id)
-        user = User.objects.filter(username=username).first()
+        user = User.objects.filter(username=username).first() if "\x00" not in username else None
         if user is None:
             raise NotFound(f"No user {username!r}.", code="unknown_user")
         services.account_access_revoke(actor=actor_of(request), account=account, user=user)

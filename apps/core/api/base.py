@@ -12,15 +12,29 @@ from rest_framework.views import APIView
 from apps.core import context
 from apps.users.models import User
 
+# JSON types the wire must carry for these fields: DRF would coerce 5 to "5" and "5" to 5.
+_WIRE_TYPES: tuple[tuple[type[serializers.Field], type, str], ...] = (
+    (serializers.CharField, str, "A string is required."),
+    (serializers.IntegerField, int, "An integer is required."),
+)
+
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo never passes silently."""
+    """Refuses fields it does not know, so a typo never passes silently, and values of the wrong
+    JSON type (a number for a text field, a string or a fraction for an integer field)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            errors = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+            for name, field in self.fields.items():
+                value = data.get(name)
+                if value is None or field.read_only:
+                    continue
+                for field_class, wire_type, message in _WIRE_TYPES:
+                    if isinstance(field, field_class) and (not isinstance(value, wire_type) or isinstance(value, bool)):
+                        errors[name] = [message]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 

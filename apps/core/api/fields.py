@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +26,11 @@ def decimal_string(value: Decimal | None, *, min_places: int = 0) -> str | None:
     return text
 
 
-@extend_schema_field({"type": "string", "format": "decimal", "example": "10.25", "pattern": r"^-?\d+(\.\d+)?$"})
+DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
+_DECIMAL_TEXT = re.compile(DECIMAL_PATTERN, re.ASCII)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "10.25", "pattern": DECIMAL_PATTERN})
 class DecimalString(serializers.Field):
     """A decimal as a string. Input may be a string or a JSON number (parsed exactly); never
     NaN, infinity or more than eight decimal places."""
@@ -38,7 +43,7 @@ class DecimalString(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, str) and (not data or data != data.strip()):
+        if isinstance(data, str) and not _DECIMAL_TEXT.fullmatch(data):  # the documented pattern: no "1e3", " 5", "NaN"
             raise serializers.ValidationError("A decimal number is required.", code="invalid")
         try:
             return check_scale(to_decimal(data, field=self.field_name or "value"), scale=self.scale)

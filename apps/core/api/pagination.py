@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+from urllib import parse
 
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
@@ -33,18 +35,27 @@ class IdCursorPagination(CursorPagination):
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         invalid = ValidationError("The cursor is not valid.", code="invalid_cursor", field="cursor")
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is not None:  # only cursors this API wrote: strict base64 of o/r/p tokens
+            try:
+                text = base64.b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
+                tokens = parse.parse_qs(text, keep_blank_values=True, strict_parsing=True)
+            except (ValueError, UnicodeError):
+                raise invalid from None
+            if set(tokens) - {"o", "r", "p"}:
+                raise invalid
         try:
             cursor = super().decode_cursor(request)
         except NotFound:
             raise invalid from None
         if cursor is None or cursor.position is None:
             return cursor
-        position = cursor.position
+        position = str(cursor.position)  # text on the wire (the stubs say int)
         if "\x00" in position:  # PostgreSQL text cannot hold NUL
             raise invalid
-        if self.ordering[0].lstrip("-") in ("id", "pk"):  # the keyset is a 64-bit integer
-            if not (position.isascii() and position.isdigit() and 0 < int(position) <= MAX_ID):
-                raise invalid
+        keyed_by_id = self.ordering[0].lstrip("-") in ("id", "pk")  # the keyset is a 64-bit integer
+        if keyed_by_id and not (position.isascii() and position.isdigit() and 0 < int(position) <= MAX_ID):
+            raise invalid
         return cursor
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:

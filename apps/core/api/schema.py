@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
+
+from apps.core.api.exception_handler import PROBLEM_CONTENT_TYPE
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -45,6 +48,19 @@ class ProblemAutoSchema(AutoSchema):
 
         if direction == "request" and isinstance(serializer, StrictSerializer):
             schema["additionalProperties"] = False
+        if schema.get("description") == inspect.getdoc(StrictSerializer):  # inherited, says nothing of this body
+            del schema["description"]
+        return schema
+
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        from apps.core.api.fields import DecimalString
+
+        if direction == "request" and isinstance(field, DecimalString):
+            # Requests may also carry a plain JSON number (parsed exactly, never as a float).
+            text = {k: v for k, v in schema.items() if k not in ("nullable", "readOnly", "writeOnly", "description")}
+            rest = {k: v for k, v in schema.items() if k not in text}
+            schema = {"oneOf": [text, {"type": "number"}], **rest}
         return schema
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
@@ -65,4 +81,8 @@ class ProblemAutoSchema(AutoSchema):
                 code,
                 {"content": {"application/problem+json": {"schema": component.ref}}, "description": description},
             )
+        for response in responses.values():  # explicit problem responses: the type the handler sends
+            content = response.get("content", {})
+            if content.get("application/json", {}).get("schema") == component.ref:
+                content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
         return responses

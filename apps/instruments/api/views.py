@@ -19,6 +19,8 @@ from apps.instruments.models import Instrument
 
 
 def _instrument(symbol: str) -> Instrument:
+    if "\x00" in symbol:  # PostgreSQL text cannot hold NUL: no such instrument
+        raise NotFound(f"No instrument {symbol!r}.", code="instrument_not_found")
     instrument = Instrument.objects.select_related("reference_price").filter(symbol=symbol).first()
     if instrument is None:
         raise NotFound(f"No instrument {symbol!r}.", code="instrument_not_found")
