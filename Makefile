@@ -24,6 +24,7 @@ run: $(STAMP)
 
 ## test: the whole suite on real PostgreSQL (DATABASE_URL, else the embedded one)
 test: $(STAMP)
+	@sh scripts/ensure_chromium.sh
 	$(WITH_DB) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## lint: ruff (lint and format) and mypy
