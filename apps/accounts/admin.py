@@ -56,7 +56,7 @@ class StatementForm(forms.Form):
     end = forms.DateField(label="To (UTC, inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         if start and end and end < start:
             raise forms.ValidationError("The end date is before the start date.")
@@ -96,7 +96,7 @@ class _Echo:
 
 @admin.register(TradingAccount)
 class TradingAccountAdmin(GuardedModelAdmin):
-    change_form_template = "admin/accounts/tradingaccount/change_form.html"
+    change_form_template = "admin/accounts/tradingaccount/change_form.html"  # type: ignore[misc]
     list_display = ("number", "name", "base_currency", "status", "created_at")
     list_filter = ("status", "base_currency")
     search_fields = ("number",)  # see get_search_results
@@ -228,11 +228,11 @@ class TradingAccountAdmin(GuardedModelAdmin):
         )
         return TemplateResponse(request, "admin/accounts/tradingaccount/statement.html", context)
 
-    def statement_csv_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+    def statement_csv_view(self, request: HttpRequest, object_id: int) -> HttpResponse | StreamingHttpResponse:
         account = self._account(request, object_id)
         form = StatementForm(request.GET)
         if not form.is_valid():
-            errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
+            errors = "; ".join(f"{field}: {' '.join(str(m) for m in msgs)}" for field, msgs in form.errors.items())
             return HttpResponse(f"Invalid statement period: {errors}\n", status=400, content_type="text/plain")
         start, end = form.period()
         filename = f"statement-{account.number}-{form.cleaned_data['start']}-{form.cleaned_data['end']}.csv"

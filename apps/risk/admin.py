@@ -67,7 +67,7 @@ def kill_switch_context(
     scope = Scope.ACCOUNT if account_id else Scope.INSTRUMENT if instrument_id else Scope.GLOBAL
     current = (
         TradingState.objects.select_related("updated_by")
-        .filter(scope=scope, account_id=account_id, instrument_id=instrument_id)
+        .filter(**{"scope": scope, "account_id": account_id, "instrument_id": instrument_id})
         .first()
     )
     links = []
@@ -114,7 +114,7 @@ class TradingStateForm(forms.ModelForm):
                 self.initial["reason"] = ""
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         scope = data.get("scope", self.instance.scope if self.instance.pk else None)
         account = data.get("account", self.instance.account if self.instance.pk else None)
         instrument = data.get("instrument", self.instance.instrument if self.instance.pk else None)
@@ -280,7 +280,7 @@ class RiskLimitsForm(forms.ModelForm):
         fields = ("account", *LIMIT_FIELDS)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         for name in LIMIT_FIELDS:
             if name in data:
                 try:
