@@ -94,6 +94,10 @@ class ExecutionReportRecord(models.Model):
         db_table = "brokers_executionreport"
         ordering = ("id",)
         constraints = [models.UniqueConstraint(fields=("broker", "exec_id"), name="report_unique_exec_per_broker")]
+        indexes = [
+            # The dead-letter queue staff work through: a small partial index, newest first.
+            models.Index(fields=("-received_at", "-id"), condition=Q(status="dead"), name="report_dead_letter_queue"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.broker}:{self.exec_id} {self.exec_type} {self.status}"

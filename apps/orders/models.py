@@ -113,6 +113,11 @@ class Order(models.Model):
                 condition=~Q(status__in=["filled", "canceled", "rejected", "expired"]),
                 name="order_open_by_tif",
             ),
+            # The compliance exception queues: small partial indexes, newest first.
+            models.Index(fields=("-created_at", "-id"), condition=Q(status="rejected"), name="order_rejected_queue"),
+            models.Index(
+                fields=("-updated_at", "-id"), condition=Q(needs_review=True), name="order_needs_review_queue"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -42,6 +42,8 @@ ROLE_WRITE_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("risk", "delete_restrictedinstrument"),
         ("risk", "add_risklimits"),
         ("risk", "change_risklimits"),
+        ("compliance", "review_exception"),  # record reviews in the exception queues
+        ("compliance", "change_compliancealert"),  # acknowledge compliance alerts
     ),
     OPERATIONS: (
         ("instruments", "change_instrument"),
