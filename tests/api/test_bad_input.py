@@ -352,6 +352,7 @@ def _cursor(query: str) -> str:
         ("created_after=notadate", "created_after"),
         ("created_before=2024-13-45", "created_before"),
         ("created_after=99999-01-01T00:00:00Z", "created_after"),
+        ("created_before=0001-01-01T00:00:00%2B05:00", "created_before"),  # before year 1 in UTC
         ("account=abc", "account"),
         ("account=-1", "account"),
         (f"account={BIG_ID}", "account"),
@@ -362,6 +363,20 @@ def _cursor(query: str) -> str:
 def test_bad_order_filters_are_400(world, query, field):
     body = assert_problem(world.client("trader").get(f"/api/v1/orders/?{query}"), 400, "invalid")
     assert field in body["errors"], body
+
+
+def test_order_filter_instants_with_any_offset_are_compared_in_utc(world):
+    client = world.client("trader")
+    placed = client.post(
+        "/api/v1/orders/",
+        {"account": world.account.pk, "symbol": "ACME", "side": "buy", "type": "limit", "quantity": "1",
+         "limit_price": "90.00"},
+        format="json",
+    ).json()  # fmt: skip
+    # +22:37 is a valid ISO 8601 offset that PostgreSQL itself would refuse (beyond ±15:59).
+    response = client.get("/api/v1/orders/?created_before=2999-10-12T04%3A17%3A27.14%2B22%3A37")
+    assert response.status_code == 200
+    assert [o["id"] for o in response.json()["results"]] == [placed["id"]]
 
 
 @pytest.mark.parametrize("query", ["account=abc", f"order={BIG_ID}", "order=-1", "account=%C2%B2"])

@@ -58,6 +58,8 @@ def test_compliance_reads_everything_and_changes_only_its_controls() -> None:
         "risk.delete_restrictedinstrument",
         "risk.add_risklimits",
         "risk.change_risklimits",
+        "compliance.review_exception",
+        "compliance.change_compliancealert",
     }
     for needed in (
         "ledger.view_journaltransaction",
