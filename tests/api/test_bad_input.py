@@ -358,6 +358,10 @@ def _cursor(query: str) -> str:
         (f"account={BIG_ID}", "account"),
         ("account=1.5", "account"),
         ("symbol=AC%00ME", "symbol"),
+        ("account=", "account"),  # an empty value is refused, never read as "no filter"
+        ("created_after=", "created_after"),
+        ("status=", "status"),
+        ("acount=1", "__all__"),  # a typo is refused, never ignored (it would list everything)
     ],
 )
 def test_bad_order_filters_are_400(world, query, field):

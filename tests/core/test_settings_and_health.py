@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,27 @@ def test_health(client):
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
     assert response["X-Correlation-ID"]
+
+
+def test_with_db_keeps_the_callers_settings_choice():
+    """``make test`` runs pytest through scripts/with_db.py: the launcher must not hand pytest
+    the local settings (its own import of the config package defaults them), or the suite would
+    run with DEBUG on, slow password hashing and the filesystem broker."""
+    clean = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    clean["DATABASE_URL"] = clean.get("DATABASE_URL") or "postgresql://unused@127.0.0.1/unused"
+    show = "import os; print(os.environ.get('DJANGO_SETTINGS_MODULE'))"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve().parents[2] / "scripts" / "with_db.py"),
+            sys.executable,
+            "-c",
+            show,
+        ],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "None"

@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
+from apps.core.api.filters import StrictFilterSet
 from apps.core.ids import MAX_ID
 from apps.orders.models import STATUS_CHOICES, Fill, Order, Side
 
@@ -43,7 +44,7 @@ class IdFilter(django_filters.Filter):
         super().__init__(*args, **kwargs)
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     account = IdFilter(field_name="account_id")
     status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES)
     symbol = django_filters.CharFilter(field_name="instrument__symbol")
@@ -56,7 +57,7 @@ class OrderFilter(django_filters.FilterSet):
         fields = ("account", "status", "symbol", "side", "created_after", "created_before")
 
 
-class FillFilter(django_filters.FilterSet):
+class FillFilter(StrictFilterSet):
     account = IdFilter(field_name="order__account_id")
     order = IdFilter(field_name="order_id")
     symbol = django_filters.CharFilter(field_name="order__instrument__symbol")
