@@ -21,30 +21,10 @@ from django.utils.html import format_html
 from apps.brokers.registry import installed_plugins
 from apps.core.admin import ReadOnlyAdmin, fixed_choices_filter, int_or_none
 from apps.orders.models import Fill, Order, OrderEvent, Position
+from apps.risk.checks import REASON_CODES
 
-#: The reason codes an order can be rejected with (docs/risk.md), for the list filter.
-REJECT_REASONS = [
-    (code, code)
-    for code in (
-        "trading_halted",
-        "trading_reducing",
-        "account_not_open",
-        "instrument_inactive",
-        "instrument_restricted",
-        "limits_missing",
-        "no_reference_price",
-        "stale_reference_price",
-        "price_collar",
-        "max_order_quantity",
-        "max_order_notional",
-        "max_daily_notional",
-        "max_position",
-        "max_open_orders",
-        "order_rate",
-        "insufficient_buying_power",
-        "insufficient_position",
-    )
-]
+#: The reason codes an order can be rejected with: risk's (docs/risk.md) and the broker's.
+REJECT_REASONS = [(code, code) for code in (*REASON_CODES, "broker_rejected")]
 
 
 def _brokers() -> list[tuple[str, str]]:

@@ -19,6 +19,28 @@ from apps.risk.models import TradingStateValue
 
 HUNDRED = Decimal(100)
 
+#: Every reason code a pre-trade check can reject with, in the order the checks run
+#: (documented in docs/risk.md; a test proves the checks produce exactly these).
+REASON_CODES = (
+    "trading_halted",
+    "trading_reducing",
+    "account_not_open",
+    "instrument_inactive",
+    "instrument_restricted",
+    "limits_missing",
+    "no_reference_price",
+    "stale_reference_price",
+    "price_collar",
+    "max_order_quantity",
+    "max_order_notional",
+    "max_daily_notional",
+    "max_position",
+    "max_open_orders",
+    "order_rate",
+    "insufficient_buying_power",
+    "insufficient_position",
+)
+
 
 @dataclass(frozen=True)
 class OrderIntent:
