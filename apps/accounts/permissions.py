@@ -46,10 +46,6 @@ def roles_of(user: Any) -> frozenset[str]:
     return cached
 
 
-def has_role(user: Any, role: str) -> bool:
-    return role in roles_of(user)
-
-
 def sees_all_accounts(user: Any) -> bool:
     return bool(roles_of(user))
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
-
 from apps.accounts.models import TradingAccount
 from apps.accounts.permissions import accounts_visible_to, with_trade_flag
 from apps.core.ids import parse_id
 
 if TYPE_CHECKING:
     from apps.users.models import User
-
-
-def account_list_visible_to(user: User) -> QuerySet[TradingAccount]:
-    """Accounts the user may view (staff roles: all), per the one policy in permissions.py."""
-    return accounts_visible_to(user)
 
 
 def account_get_visible(user: User, account_id: object) -> TradingAccount | None:

@@ -45,8 +45,9 @@ class World:
         return client_for(self.users.get(role))
 
 
-@pytest.fixture
-def world(db, instrument) -> World:  # type: ignore[no-untyped-def]
+def populate_world() -> World:
+    """The users of every role, the trader's funded account and someone else's account (the
+    instrument ACME is made by the caller)."""
     from apps.accounts.services import trading_account_create
 
     actor = system_actor()
@@ -66,3 +67,8 @@ def world(db, instrument) -> World:  # type: ignore[no-untyped-def]
     )
     other = trading_account_create(actor=actor, name="Someone else", base_currency="USD", owner=users["unrelated"])
     return World(users=users, account=account, other_account=other)
+
+
+@pytest.fixture
+def world(db, instrument) -> World:  # type: ignore[no-untyped-def]
+    return populate_world()

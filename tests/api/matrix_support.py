@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
 from apps.accounts.models import TradingAccount, TradingAccountGroupObjectPermission, TradingAccountUserObjectPermission
-from apps.accounts.services import account_access_grant, trading_account_create
 from apps.brokers import intake
 from apps.brokers.interface import ExecType, ExecutionReport
 from apps.brokers.models import OrderInstruction
@@ -30,9 +28,9 @@ from apps.orders.placement import order_place
 from apps.risk.defaults import firm_limits_ensure
 from apps.risk.models import RestrictedInstrument, RiskLimits, TradingState
 from apps.risk.services import restricted_instrument_add
-from apps.users.roles import COMPLIANCE, OPERATIONS, roles_ensure
-from tests.api.conftest import ROLES, World
-from tests.factories import InstrumentFactory, UserFactory
+from apps.users.roles import roles_ensure
+from tests.api.conftest import World, populate_world
+from tests.factories import InstrumentFactory
 
 UNKNOWN_ID = 999_999_999
 _exec_ids = itertools.count(1)
@@ -173,22 +171,7 @@ def build_world() -> World:
         actor=actor, symbol="ACME", name="Acme", currency="USD", tick_size="0.01", lot_size="1"
     )
     reference_price_set(actor=actor, instrument=instrument, price="100.00")
-    users: dict[str, Any] = {"anonymous": None}
-    for role in ROLES[1:]:
-        users[role] = UserFactory(username=f"api-{role}")
-    Group.objects.get(name=OPERATIONS).user_set.add(users["operations"])
-    Group.objects.get(name=COMPLIANCE).user_set.add(users["compliance"])
-    account = trading_account_create(actor=actor, name="Trader account", base_currency="USD", owner=users["trader"])
-    account_access_grant(actor=actor, account=account, user=users["viewer"], permissions=["view"])
-    ledger_services.cash_deposit(
-        actor=actor,
-        trading_account=account,
-        currency="USD",
-        amount="100000.00",
-        idempotency_key=f"api-fund-{account.pk}",
-    )
-    other = trading_account_create(actor=actor, name="Someone else", base_currency="USD", owner=users["unrelated"])
-    return World(users=users, account=account, other_account=other)
+    return populate_world()
 
 
 @contextmanager
