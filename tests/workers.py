@@ -113,9 +113,11 @@ class Worker:
             self.process.wait(timeout=10)
 
 
-@contextmanager
-def running_worker(tmp_path: Path, *, extra_env: dict[str, str] | None = None, pool: str = "solo") -> Iterator[Worker]:
-    broker = broker_for_tests(tmp_path)
+def start_worker(
+    tmp_path: Path, broker: Broker, *, extra_env: dict[str, str] | None = None, pool: str = "solo"
+) -> Worker:
+    """Start a worker consuming ``broker``'s queue and wait until it is ready. Successive workers
+    on one ``Broker`` share its queue, so a killed worker's unacknowledged messages go to the next."""
     log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
     env = {
         **os.environ,
@@ -149,6 +151,16 @@ def running_worker(tmp_path: Path, *, extra_env: dict[str, str] | None = None, p
     worker = Worker(process, log, broker)
     try:
         worker.wait_for(r"\bready\.")
+    except BaseException:
+        worker.stop(kill=True)
+        raise
+    return worker
+
+
+@contextmanager
+def running_worker(tmp_path: Path, *, extra_env: dict[str, str] | None = None, pool: str = "solo") -> Iterator[Worker]:
+    worker = start_worker(tmp_path, broker_for_tests(tmp_path), extra_env=extra_env, pool=pool)
+    try:
         yield worker
     finally:
         worker.stop()

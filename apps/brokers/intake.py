@@ -1,101 +1,306 @@
 """The intake of execution reports: each report is recorded once per (broker, exec id) and
 applied to its order in the same transaction. A duplicate or replay finds the record and
-changes nothing; a report that cannot be applied is kept as a dead letter, never dropped."""
+changes nothing; a report that cannot be applied, for whatever reason, is kept as a dead letter,
+never dropped, and only then acknowledged to the adapter (which hands out again, by ``poll``,
+whatever was not acknowledged: a worker that dies before the commit loses nothing).
+
+A redelivered report whose record is dead is tried again (its cause may be fixed), and staff can
+replay a dead letter from the admin (``report_replay``), with a reason, recorded.
+
+Only a lost database connection is not dead-lettered: the report is then not acknowledged
+either, and comes back with the next poll.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from apps.brokers.interface import ExecutionReport
-from apps.brokers.models import ExecutionReportRecord, ReportStatus
+from apps.brokers.interface import FILL_TYPES, ExecType, ExecutionReport
+from apps.brokers.models import ExecutionReportRecord, ReportReplay, ReportStatus
+from apps.core import faults
 from apps.core.actors import system_actor
 from apps.core.db import atomic_with_retry
-from apps.core.errors import ApplicationError
+from apps.core.decimals import check_scale
+from apps.core.errors import ApplicationError, BusinessRuleViolation, ValidationError
+
+if TYPE_CHECKING:
+    from apps.users.models import User
 
 logger = logging.getLogger(__name__)
 
+EXEC_ID_MAX = 128
+ORDER_ID_MAX = 2**63 - 1
+_DECIMALS = ("last_quantity", "fee", "cumulative_quantity", "leaves_quantity")
+_OPTIONAL_DECIMALS = ("last_price", "quantity", "limit_price", "stop_price")
+# The database went away: not the report's fault. It stays unacknowledged and comes back.
+_NOT_THE_REPORTS_FAULT = (OperationalError, InterfaceError)
+
+
+class InvalidReport(ValidationError):
+    code = "invalid_report"
+
+
+class ReportNotDead(BusinessRuleViolation):
+    code = "report_not_dead"
+
 
 def _payload(report: ExecutionReport) -> dict[str, object]:
-    return dataclasses.asdict(report)
+    try:
+        return dataclasses.asdict(report)
+    except Exception:  # not a dataclass, or a field that cannot be copied: keep what can be read
+        return {"repr": repr(report)[:2000]}
+
+
+def report_key(report: ExecutionReport) -> str:
+    """The exec id the report is recorded under: its own, or for one that cannot be stored
+    (empty, too long, not a string) a stable digest of it, so a redelivery still finds it."""
+    exec_id = getattr(report, "exec_id", None)
+    if isinstance(exec_id, str) and 0 < len(exec_id) <= EXEC_ID_MAX and "\x00" not in exec_id:
+        return exec_id
+    return "invalid:" + hashlib.sha256(repr(exec_id).encode()).hexdigest()[:48]
+
+
+def _order_id(report: ExecutionReport) -> int:
+    order_id = getattr(report, "order_id", None)
+    return order_id if isinstance(order_id, int) and 0 < order_id <= ORDER_ID_MAX else 0
+
+
+def problems(report: ExecutionReport) -> list[str]:
+    """What makes a report impossible to book, whatever the order's state (empty: none)."""
+    found = []
+    if report_key(report) != getattr(report, "exec_id", None):
+        found.append(f"the exec id must be 1 to {EXEC_ID_MAX} characters")
+    if _order_id(report) == 0:
+        found.append("the order id is not one of ours")
+    if not isinstance(getattr(report, "exec_type", None), ExecType):
+        found.append(f"unknown exec type {getattr(report, 'exec_type', None)!r}")
+    for name in (*_DECIMALS, *_OPTIONAL_DECIMALS):
+        value = getattr(report, name, None)
+        if value is None and name in _OPTIONAL_DECIMALS:
+            continue
+        if not isinstance(value, Decimal) or not value.is_finite():
+            found.append(f"{name} is not a finite Decimal: {value!r}")
+            continue
+        try:
+            check_scale(value, scale=8)
+        except ApplicationError:
+            found.append(f"{name} {value} does not fit 20 integer and 8 decimal digits")
+    if not found and report.exec_type in FILL_TYPES:
+        if report.last_quantity <= 0:
+            found.append("a fill needs a positive quantity")
+        if report.last_price is None or report.last_price <= 0:
+            found.append("a fill needs a positive price")
+    time = getattr(report, "broker_time", None)
+    if time is not None and (not isinstance(time, datetime) or time.utcoffset() is None):
+        found.append("broker_time must be a timezone-aware datetime")
+    return found
+
+
+def _apply(broker: str, report: ExecutionReport, actor_id: int) -> None:
+    from apps.orders.execution import apply_report
+
+    found = problems(report)
+    if found:
+        raise InvalidReport("; ".join(found))
+    apply_report(broker=broker, report=report, actor_id=actor_id)
 
 
 def _record_and_apply(broker: str, report: ExecutionReport, actor_id: int) -> str:
-    from apps.orders.execution import apply_report
-
+    """In the caller's transaction: record the report and apply it; "duplicate" if it was
+    applied before; a dead record of the same exec id is tried again."""
+    key = report_key(report)
     with transaction.atomic():  # a savepoint: a duplicate is a unique violation on the record
         try:
             ExecutionReportRecord.objects.create(
                 broker=broker,
-                exec_id=report.exec_id,
-                order_id=report.order_id,
-                exec_type=report.exec_type,
+                exec_id=key,
+                order_id=_order_id(report),
+                exec_type=str(getattr(report, "exec_type", ""))[:20],
                 payload=_payload(report),
                 status=ReportStatus.APPLIED,
                 received_at=timezone.now(),
+                applied_at=timezone.now(),
             )
+            created = True
         except IntegrityError:
+            created = False
+    if not created:
+        record = ExecutionReportRecord.objects.select_for_update().get(broker=broker, exec_id=key)
+        if record.status == ReportStatus.APPLIED:
             return "duplicate"
-    apply_report(broker=broker, report=report, actor_id=actor_id)
+        _apply(broker, report, actor_id)  # redelivered after it died: its cause may be gone
+        record.status, record.error, record.applied_at = ReportStatus.APPLIED, "", timezone.now()
+        record.attempts += 1
+        record.save(update_fields=["status", "error", "applied_at", "attempts"])
+        return "applied"
+    _apply(broker, report, actor_id)
     return "applied"
 
 
 def receive(broker: str, report: ExecutionReport, *, actor_id: int | None = None) -> str:
-    """Record and apply one report in its own transaction. Returns "applied", "duplicate" or "dead"."""
-    actor = actor_id or system_actor().pk
+    """Record and apply one report in its own transaction, then acknowledge it.
+    Returns "applied", "duplicate" or "dead"."""
+    return receive_many(broker, [report], actor_id=actor_id)[0]
 
+
+def _receive_one(broker: str, report: ExecutionReport, actor_id: int) -> str:
     @atomic_with_retry()
     def attempt() -> str:
-        return _record_and_apply(broker, report, actor)
+        outcome = _record_and_apply(broker, report, actor_id)
+        faults.point("intake.report.before_commit")
+        return outcome
 
     try:
         return attempt()
+    except _NOT_THE_REPORTS_FAULT:
+        raise
     except ApplicationError as exc:
         return _dead_letter(broker, report, f"{exc.code}: {exc.detail}")
+    except Exception as exc:
+        logger.exception("execution report %s:%s could not be applied", broker, report_key(report))
+        return _dead_letter(broker, report, f"{type(exc).__name__}: {exc}"[:4000])
 
 
-def receive_many(broker: str, reports: Iterable[ExecutionReport]) -> list[str]:
+def receive_many(broker: str, reports: Sequence[ExecutionReport], *, actor_id: int | None = None) -> list[str]:
     """Record and apply reports, one transaction per order (an acknowledgement and its fill
-    commit together). If any report of an order cannot be applied, that order's reports are
-    applied one by one instead, so the good ones are booked and the bad one dead-lettered."""
-    actor_id = system_actor().pk
-    by_order: dict[int, list[ExecutionReport]] = {}
-    for report in reports:
-        by_order.setdefault(report.order_id, []).append(report)
-    outcomes: list[str] = []
-    for group in by_order.values():
-        if len(group) == 1:
-            outcomes.append(receive(broker, group[0], actor_id=actor_id))
-            continue
-
-        @atomic_with_retry()
-        def together(group: list[ExecutionReport] = group) -> list[str]:
-            return [_record_and_apply(broker, report, actor_id) for report in group]
-
-        try:
-            outcomes += together()
-        except ApplicationError:
-            outcomes += [receive(broker, report, actor_id=actor_id) for report in group]
+    commit together), then acknowledge them all to the adapter. If any report of an order cannot
+    be applied, that order's reports are applied one by one instead, so the good ones are booked
+    and the bad one dead-lettered. Outcomes are in the order of ``reports``."""
+    actor = actor_id or system_actor().pk
+    by_order: dict[int, list[int]] = {}
+    for index, report in enumerate(reports):
+        by_order.setdefault(_order_id(report), []).append(index)
+    outcomes: list[str] = [""] * len(reports)
+    for indexes in by_order.values():
+        group = [reports[i] for i in indexes]
+        results = _receive_group(broker, group, actor) if len(group) > 1 else [_receive_one(broker, group[0], actor)]
+        for i, outcome in zip(indexes, results, strict=True):
+            outcomes[i] = outcome
+    acknowledge(broker, [report_key(r) for r in reports if isinstance(getattr(r, "exec_id", None), str)])
     return outcomes
+
+
+def _receive_group(broker: str, group: list[ExecutionReport], actor_id: int) -> list[str]:
+    @atomic_with_retry()
+    def together() -> list[str]:
+        outcomes = [_record_and_apply(broker, report, actor_id) for report in group]
+        faults.point("intake.group.before_commit")
+        return outcomes
+
+    try:
+        return together()
+    except _NOT_THE_REPORTS_FAULT:
+        raise
+    except Exception:
+        return [_receive_one(broker, report, actor_id) for report in group]
+
+
+def acknowledge(broker: str, exec_ids: list[str]) -> None:
+    """Tell the adapter these reports are durably recorded (after commit). A failure here costs a
+    redelivery, which the intake answers as a duplicate: it is logged, never raised."""
+    if not exec_ids:
+        return
+    from apps.brokers import registry
+
+    faults.point("intake.before_acknowledge")
+    try:
+        registry.get_adapter(broker).acknowledge(exec_ids)
+    except Exception:
+        logger.warning("could not acknowledge %d reports to %s", len(exec_ids), broker, exc_info=True)
 
 
 @atomic_with_retry()
 def _dead_letter(broker: str, report: ExecutionReport, error: str) -> str:
-    logger.error("execution report %s:%s dead-lettered: %s", broker, report.exec_id, error)
-    _, created = ExecutionReportRecord.objects.get_or_create(
+    """Keep the report as a dead letter (or count another failed try of one). "duplicate" if a
+    concurrent delivery applied it meanwhile."""
+    key = report_key(report)
+    logger.error("execution report %s:%s dead-lettered: %s", broker, key, error)
+    record, created = ExecutionReportRecord.objects.select_for_update().get_or_create(
         broker=broker,
-        exec_id=report.exec_id,
+        exec_id=key,
         defaults={
-            "order_id": report.order_id,
-            "exec_type": report.exec_type,
+            "order_id": _order_id(report),
+            "exec_type": str(getattr(report, "exec_type", ""))[:20],
             "payload": _payload(report),
             "status": ReportStatus.DEAD,
             "error": error,
             "received_at": timezone.now(),
         },
     )
-    return "dead" if created else "duplicate"
+    if created:
+        return "dead"
+    if record.status == ReportStatus.APPLIED:
+        return "duplicate"
+    record.error = error
+    record.attempts += 1
+    record.save(update_fields=["error", "attempts"])
+    return "dead"
+
+
+def report_from_payload(payload: dict[str, Any]) -> ExecutionReport:
+    """The report a record stores, as the adapter handed it over."""
+    if "exec_id" not in payload:
+        raise InvalidReport("The stored report could not be read back (it was not a report).")
+    values: dict[str, Any] = dict(payload)
+    for name in (*_DECIMALS, *_OPTIONAL_DECIMALS):
+        if values.get(name) is not None:
+            values[name] = Decimal(str(values[name]))
+    if values.get("broker_time"):
+        values["broker_time"] = datetime.fromisoformat(str(values["broker_time"]))
+    try:
+        values["exec_type"] = ExecType(values["exec_type"])
+        fields = {f.name for f in dataclasses.fields(ExecutionReport)}
+        return ExecutionReport(**{k: v for k, v in values.items() if k in fields})
+    except (ValueError, TypeError) as exc:
+        raise InvalidReport(f"The stored report could not be read back: {exc}") from exc
+
+
+def report_replay(*, actor: User, record_id: int, reason: str) -> ReportReplay:
+    """Staff re-apply a dead-lettered report once, with a reason: it is booked now (the record
+    becomes applied) or stays dead with the new error. Either way the replay is recorded."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("A reason is required to replay a report.", field="reason")
+
+    @atomic_with_retry()
+    def attempt() -> ReportReplay:
+        record = ExecutionReportRecord.objects.select_for_update().filter(pk=record_id).first()
+        if record is None:
+            raise ValidationError(f"No execution report {record_id}.", code="report_not_found")
+        if record.status != ReportStatus.DEAD:
+            raise ReportNotDead(
+                f"Report {record.broker}:{record.exec_id} is {record.status}: only a dead letter replays."
+            )
+        now = timezone.now()
+        outcome, error = ReportStatus.APPLIED, ""
+        try:
+            with transaction.atomic():
+                report = report_from_payload(record.payload)
+                if report_key(report) != record.exec_id:
+                    raise InvalidReport("The stored report's exec id does not match its record.")
+                _apply(record.broker, report, actor.pk)
+        except _NOT_THE_REPORTS_FAULT:
+            raise
+        except ApplicationError as exc:
+            outcome, error = ReportStatus.DEAD, f"{exc.code}: {exc.detail}"
+        except Exception as exc:
+            outcome, error = ReportStatus.DEAD, f"{type(exc).__name__}: {exc}"[:4000]
+        record.attempts += 1
+        if outcome == ReportStatus.APPLIED:
+            record.status, record.error, record.applied_at = ReportStatus.APPLIED, "", now
+        else:
+            record.error = error
+        record.save(update_fields=["status", "error", "applied_at", "attempts"])
+        return ReportReplay.objects.create(
+            report=record, actor=actor, reason=reason.strip(), outcome=outcome, error=error, at=now
+        )
+
+    return attempt()

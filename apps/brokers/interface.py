@@ -35,7 +35,13 @@ FILL_TYPES = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
 
 @dataclass(frozen=True)
 class OrderTicket:
-    """An order as a venue sees it. ``order_id`` is our id, sent as the FIX ClOrdID reference."""
+    """An order as a venue sees it, for one request about it. ``order_id`` is our id.
+
+    ``request_id`` is this request's own id (FIX ClOrdID 11): a new one for every submit,
+    cancel and replace, so an answer can be matched to the exact request it answers.
+    ``original_request_id`` (FIX OrigClOrdID 41) is the id of the request whose terms the venue
+    works now (the submit, or the last confirmed replace): a cancel or replace names it.
+    """
 
     order_id: int
     client_order_id: str
@@ -48,6 +54,8 @@ class OrderTicket:
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
     broker_order_id: str = ""  # known after acknowledgement
+    request_id: str = ""
+    original_request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,14 @@ class ExecutionReport:
 
     Quantities follow FIX: while the order works, ``cumulative_quantity + leaves_quantity``
     equals its quantity; a CANCELED, REJECTED or EXPIRED report carries ``leaves_quantity`` 0.
+    ``cumulative_quantity`` is what the venue has executed when it sent the report, so a report
+    tells what fills must exist even if some were not delivered yet.
+
+    ``request_id`` (FIX ClOrdID 11) is the id of the request the report answers (a REPLACED,
+    REPLACE_REJECTED, CANCELED on request or CANCEL_REJECTED names the cancel or replace it
+    answers; other reports name the request whose terms the order works under).
+    ``quantity`` (FIX OrderQty 38) is the order's quantity as the venue holds it when the report
+    was produced; a REPLACED report also carries the confirmed prices.
     """
 
     exec_id: str
@@ -76,7 +92,8 @@ class ExecutionReport:
     leaves_quantity: Decimal = Decimal(0)
     broker_time: datetime | None = None
     text: str = ""
-    # For REPLACED: the order's new terms as the venue confirmed them.
+    request_id: str = ""
+    # The order's terms as the venue holds them (REPLACED: the new terms it confirmed).
     quantity: Decimal | None = None
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
@@ -103,8 +120,23 @@ class BrokerPosition:
     quantity: Decimal
 
 
+@dataclass(frozen=True)
+class BrokerOrder:
+    """One order the venue is still working, as its open-orders query answers it."""
+
+    order_id: int
+    broker_order_id: str
+    quantity: Decimal
+    cumulative_quantity: Decimal
+    leaves_quantity: Decimal
+    status: str = "new"  # "new" | "partially_filled" (the venue's view)
+    request_id: str = ""
+
+
 class BrokerError(Exception):
-    """The adapter could not do what was asked. ``transient`` errors are retried with backoff."""
+    """The venue did not act on the request (it was refused or never reached the venue).
+    ``transient`` errors are retried with backoff; others are dead-lettered. An adapter that
+    cannot tell whether the venue acted raises ``BrokerTimeout`` instead."""
 
     def __init__(self, message: str, *, transient: bool = False) -> None:
         super().__init__(message)
@@ -124,7 +156,9 @@ class BrokerAdapter(Protocol):
 
     Methods return the execution reports the venue answered synchronously (possibly none);
     reports that arrive later are handed back through ``poll`` (or pushed by the plugin to
-    ``apps.brokers.intake.receive``).
+    ``apps.brokers.intake.receive``). Delivery is at least once: every report, whatever the
+    channel, is handed out again by ``poll`` until the intake ``acknowledge``s it, which it does
+    only after the report is durably recorded. The intake books each exec id once.
     """
 
     name: str
@@ -141,7 +175,18 @@ class BrokerAdapter(Protocol):
         ...
 
     def poll(self) -> Sequence[ExecutionReport]:
-        """Reports that arrived since the last poll (resting orders filled, expiries...)."""
+        """Reports not acknowledged yet, oldest first: those that arrived since the last poll
+        (resting orders filled, expiries...) and those handed out before but not acknowledged."""
+        ...
+
+    def acknowledge(self, exec_ids: Sequence[str]) -> None:
+        """The intake has durably recorded these reports: stop handing them out. Unknown ids
+        are ignored; acknowledging twice is harmless."""
+        ...
+
+    def open_orders(self) -> Sequence[BrokerOrder]:
+        """Every order the venue is still working (FIX OrderMassStatusRequest), for reconciliation
+        and to find reports that were never delivered."""
         ...
 
     def positions(self) -> Sequence[BrokerPosition]:

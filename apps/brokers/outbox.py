@@ -20,6 +20,40 @@ def broker_for(account_id: int) -> str:
     return route or str(settings.DEFAULT_BROKER)
 
 
+def submit_withdraw(*, order_id: int, now: datetime) -> bool:
+    """Withdraw the order's submit if it never reached the venue: still waiting (or dead) and no
+    attempt's outcome was unknown. Returns whether it was withdrawn; the order's other waiting
+    instructions are withdrawn with it. Call with the order row locked (it is locked before
+    its instructions); a submit the relay holds in flight is not touched."""
+    submit = (
+        OrderInstruction.objects.select_for_update(of=("self",))
+        .filter(order_id=order_id, action="submit")
+        .only("id", "status", "maybe_delivered")
+        .first()
+    )
+    if submit is None or submit.maybe_delivered:
+        return False
+    if submit.status not in (InstructionStatus.PENDING, InstructionStatus.DEAD):
+        return False
+    instructions_withdraw(order_id=order_id, now=now, reason="withdrawn: the order ended before it was sent")
+    return True
+
+
+def instructions_withdraw(*, order_id: int, now: datetime, reason: str, unknown_too: bool = False) -> int:
+    """Withdraw the order's instructions that wait to be sent (and, when the venue has confirmed
+    it has no such order, those whose outcome was unknown): the order ended here. Dead ones stay
+    dead, as the record of what failed."""
+    statuses = [InstructionStatus.PENDING, *([InstructionStatus.UNKNOWN] if unknown_too else [])]
+    return OrderInstruction.objects.filter(order_id=order_id, status__in=statuses).update(
+        status=InstructionStatus.WITHDRAWN, last_error=reason, completed_at=now
+    )
+
+
+def submit_status(order_id: int) -> str | None:
+    """The status of the order's submit instruction (None: it has none)."""
+    return OrderInstruction.objects.filter(order_id=order_id, action="submit").values_list("status", flat=True).first()
+
+
 def instruction_add(
     *, order_id: int, broker: str, action: str, now: datetime, payload: dict[str, Any] | None = None
 ) -> OrderInstruction:

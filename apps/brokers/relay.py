@@ -1,31 +1,48 @@
-"""The relay: claims ready outbox instructions (``SKIP LOCKED``, the oldest per order first),
-hands them to the brokers outside any lock, and feeds the answers to the intake.
+"""The relay: claims ready outbox instructions (``SKIP LOCKED``, cancels first, the oldest per
+order first), hands them to the brokers outside any lock, and feeds the answers to the intake.
 
-A call that times out leaves the instruction ``unknown``: the next run asks the broker for
-the order's status instead of sending it again. Transient errors back off exponentially;
-after ``MAX_ATTEMPTS`` the instruction is dead-lettered for staff to inspect.
+Every request carries its own id (the FIX ClOrdID, ``OrderInstruction.request_id``). A call whose
+outcome is unknown (a timeout, an unexpected exception, a worker that died mid-call) leaves the
+instruction ``unknown`` and marks it ``maybe_delivered``: the next run asks the broker for the
+order's status and sends again only if no answer to THIS request is there (never an older
+answer). A refusal (``BrokerError``) backs off if transient; every attempt, whatever ended it,
+counts, and after ``MAX_ATTEMPTS`` the instruction is dead-lettered for staff.
+
+Paused brokers and brokers whose circuit is open are not called (``circuit.py``): their
+instructions wait. A cancel is never stuck behind a dead submit (dead instructions do not block
+their order's later ones), and an order that never reached the venue is canceled without it
+(``apps.orders.services.order_cancel`` withdraws its submit).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.brokers import intake, registry
-from apps.brokers.interface import BrokerError, BrokerTimeout, ExecType, ExecutionReport, ReplaceRequest
+from apps.brokers import circuit, intake, registry
+from apps.brokers.interface import (
+    BrokerAdapter,
+    BrokerError,
+    BrokerTimeout,
+    ExecType,
+    ExecutionReport,
+    ReplaceRequest,
+)
 from apps.brokers.models import InstructionStatus, OrderInstruction
 from apps.brokers.tickets import ticket_for
+from apps.core import faults
 from apps.core.actors import system_actor
 from apps.orders.events import event
-from apps.orders.models import EventKind, Initiator, Order, OrderEvent
+from apps.orders.models import EventKind, Initiator, OrderEvent
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+BACKOFF_CAP_SECONDS = 300
 
 
 def stale_after() -> timedelta:
@@ -37,27 +54,36 @@ _CLAIM = """
 WITH claimed AS (
     SELECT c.id, c.status FROM brokers_orderinstruction c
      WHERE c.status IN ('pending', 'unknown') AND c.available_at <= %(now)s
+       AND NOT (c.broker = ANY(%(excluded)s)) AND (%(only)s = '' OR c.broker = %(only)s)
        AND NOT EXISTS (SELECT 1 FROM brokers_orderinstruction e
                         WHERE e.order_id = c.order_id AND e.id < c.id
                           AND e.status IN ('pending', 'unknown', 'in_flight'))
-     ORDER BY c.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+     ORDER BY (c.action <> 'cancel'), c.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 UPDATE brokers_orderinstruction AS i SET status = 'in_flight', claimed_at = %(now)s, attempts = i.attempts + 1
   FROM claimed WHERE i.id = claimed.id
 RETURNING i.id, claimed.status
 """
 
 
+def _claim_rows(now: datetime, limit: int, excluded: list[str], only: str = "") -> dict[int, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, {"now": now, "limit": limit, "excluded": excluded, "only": only})
+        return dict(cursor.fetchall())
+
+
 def _claim(limit: int) -> list[tuple[OrderInstruction, bool]]:
-    """Claim ready instructions; each comes with whether its outcome was unknown (resolve first)."""
+    """Claim ready instructions of the brokers that may be called; each comes with whether its
+    outcome was unknown (resolve first). A broker being probed gets one instruction."""
     now = timezone.now()
     with transaction.atomic(durable=True):
         # Instructions whose worker died mid-call: the outcome is unknown, never resend blindly.
         OrderInstruction.objects.filter(status=InstructionStatus.IN_FLIGHT, claimed_at__lt=now - stale_after()).update(
-            status=InstructionStatus.UNKNOWN
+            status=InstructionStatus.UNKNOWN, maybe_delivered=True, last_error="worker lost mid-call"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM, {"now": now, "limit": limit})
-            previous = dict(cursor.fetchall())
+        gate = circuit.gate_read(now)
+        previous = _claim_rows(now, limit, sorted(gate.blocked | gate.probing))
+        for broker in sorted(gate.probing):
+            previous |= _claim_rows(now, 1, sorted(gate.blocked), only=broker)
         rows = list(
             OrderInstruction.objects.filter(id__in=list(previous)).select_related("order__account", "order__instrument")
         )
@@ -76,27 +102,42 @@ def _claim(limit: int) -> list[tuple[OrderInstruction, bool]]:
                 if r.action == "submit" and previous[r.pk] == InstructionStatus.PENDING
             ]
         )
-    return [(r, previous[r.pk] == InstructionStatus.UNKNOWN) for r in sorted(rows, key=lambda r: r.pk)]
+        faults.point("relay.claim.before_commit")
+    order = sorted(rows, key=lambda r: (r.action != "cancel", r.pk))
+    return [(r, previous[r.pk] == InstructionStatus.UNKNOWN) for r in order]
 
 
 _ANSWERS = {
-    "submit": frozenset(ExecType),  # any report means the venue has the order
-    "cancel": frozenset({ExecType.CANCELED, ExecType.CANCEL_REJECTED, ExecType.FILL, ExecType.EXPIRED}),
-    "replace": frozenset({ExecType.REPLACED, ExecType.REPLACE_REJECTED, ExecType.FILL}),
+    "cancel": frozenset({ExecType.CANCELED, ExecType.CANCEL_REJECTED}),
+    "replace": frozenset({ExecType.REPLACED, ExecType.REPLACE_REJECTED}),
 }
+_REQUEST_ANSWERS = frozenset({ExecType.CANCEL_REJECTED, ExecType.REPLACE_REJECTED})
+_ENDS = frozenset({ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED})
 
 
-def _call(row: OrderInstruction, order: Order, was_unknown: bool) -> list[ExecutionReport]:
+def answered(row: OrderInstruction, known: list[ExecutionReport]) -> bool:
+    """Whether the venue's reports for the order already answer THIS request: for a submit, any
+    report of the order itself (not a rejection of a cancel or replace of an unknown order); for
+    a cancel or replace, its own answer (matched by request id), or the order's end."""
+    lifecycle = [r for r in known if r.exec_type not in _REQUEST_ANSWERS]
+    if row.action == "submit":
+        return bool(lifecycle)
+    if any(r.request_id == row.request_id and r.exec_type in _ANSWERS[row.action] for r in known):
+        return True
+    return any(r.exec_type in _ENDS or (r.exec_type == ExecType.FILL and r.leaves_quantity == 0) for r in lifecycle)
+
+
+def _call(adapter: BrokerAdapter, row: OrderInstruction, was_unknown: bool) -> list[ExecutionReport]:
     """Send the instruction. If an earlier attempt's outcome is unknown, ask the venue first and
-    send again only if it shows no answer to this request (a resent cancel is harmless; a
-    resent submit is never made for an order the venue has)."""
-    adapter = registry.get_adapter(row.broker)
-    ticket = ticket_for(order)
+    send again only if it shows no answer to this request (a submit is never sent twice to a
+    venue that has the order)."""
+    ticket = ticket_for(row.order, row)
     known: list[ExecutionReport] = []
     if was_unknown:
         known = list(adapter.order_status(ticket))
-        if any(r.exec_type in _ANSWERS[row.action] for r in known):
+        if answered(row, known):
             return known
+    faults.point("relay.before_call")
     if row.action == "submit":
         return known + list(adapter.submit(ticket))
     if row.action == "cancel":
@@ -110,9 +151,18 @@ def _call(row: OrderInstruction, order: Order, was_unknown: bool) -> list[Execut
     return known + list(adapter.replace(ticket, request))
 
 
-def _finish(row: OrderInstruction, status: str, error: str = "", delay: timedelta | None = None) -> None:
+def _finish(
+    row: OrderInstruction,
+    status: str,
+    error: str = "",
+    delay: timedelta | None = None,
+    *,
+    maybe_delivered: bool = False,
+) -> None:
     now = timezone.now()
-    fields: dict[str, object] = {"status": status, "last_error": error}
+    fields: dict[str, object] = {"status": status, "last_error": error[:4000]}
+    if maybe_delivered:
+        fields["maybe_delivered"] = True
     if status == InstructionStatus.DONE:
         fields["completed_at"] = now
     if delay is not None:
@@ -120,33 +170,79 @@ def _finish(row: OrderInstruction, status: str, error: str = "", delay: timedelt
     OrderInstruction.objects.filter(pk=row.pk).update(**fields)
 
 
+def _put_back(row: OrderInstruction, was_unknown: bool) -> None:
+    """Return an instruction claimed for a broker whose circuit just opened: not an attempt."""
+    OrderInstruction.objects.filter(pk=row.pk).update(
+        status=InstructionStatus.UNKNOWN if was_unknown else InstructionStatus.PENDING,
+        attempts=max(row.attempts - 1, 0),
+    )
+
+
+def _process(row: OrderInstruction, was_unknown: bool) -> str | None:
+    """Send one instruction and book its answers; returns the error of a transport failure."""
+    backoff = timedelta(seconds=min(2**row.attempts, BACKOFF_CAP_SECONDS))
+    exhausted = row.attempts >= MAX_ATTEMPTS
+    try:
+        adapter = registry.get_adapter(row.broker)
+        reports = _call(adapter, row, was_unknown)
+    except BrokerTimeout as exc:
+        return _failed(row, f"timeout: {exc}", backoff, exhausted, unknown=True)
+    except BrokerError as exc:
+        if exc.transient:
+            return _failed(row, f"transient: {exc}", backoff, exhausted, unknown=was_unknown)
+        logger.error("instruction %s dead-lettered: %s", row.pk, exc)
+        _finish(row, InstructionStatus.DEAD, str(exc))
+        circuit.record_success(row.broker, timezone.now())  # the venue answered: the line is up
+        return None
+    except Exception as exc:  # anything else: the venue may have acted on it
+        logger.exception("instruction %s: unexpected error from %s", row.pk, row.broker)
+        return _failed(row, f"unexpected: {type(exc).__name__}: {exc}", backoff, exhausted, unknown=True)
+    faults.point("relay.after_call")
+    intake.receive_many(row.broker, reports)
+    faults.point("relay.before_done")
+    _finish(row, InstructionStatus.DONE)
+    circuit.record_success(row.broker, timezone.now())
+    return None
+
+
+def _failed(row: OrderInstruction, error: str, backoff: timedelta, exhausted: bool, *, unknown: bool) -> str:
+    """An attempt failed: back off (unknown outcome: resolve by status next time), or dead-letter
+    once the attempts are spent. Returns the error."""
+    if exhausted:
+        logger.error("instruction %s dead-lettered after %d attempts: %s", row.pk, row.attempts, error)
+        _finish(row, InstructionStatus.DEAD, error, maybe_delivered=unknown)
+    else:
+        status = InstructionStatus.UNKNOWN if unknown else InstructionStatus.PENDING
+        _finish(row, status, error, backoff, maybe_delivered=unknown)
+    return error
+
+
 def relay_once(limit: int = 100) -> int:
-    """Process up to ``limit`` ready instructions; returns how many were handled."""
+    """Process up to ``limit`` ready instructions; returns how many were claimed."""
     rows = _claim(limit)
+    opened: set[str] = set()
     for row, was_unknown in rows:
-        backoff = timedelta(seconds=min(2**row.attempts, 300))
-        try:
-            reports = _call(row, row.order, was_unknown)
-        except BrokerTimeout as exc:
-            _finish(row, InstructionStatus.UNKNOWN, f"timeout: {exc}", backoff)
+        if row.broker in opened:
+            _put_back(row, was_unknown)
             continue
-        except BrokerError as exc:
-            if exc.transient and row.attempts < MAX_ATTEMPTS:
-                _finish(row, InstructionStatus.PENDING, f"transient: {exc}", backoff)
-            else:
-                logger.error("instruction %s dead-lettered: %s", row.pk, exc)
-                _finish(row, InstructionStatus.DEAD, str(exc))
-            continue
-        intake.receive_many(row.broker, reports)
-        _finish(row, InstructionStatus.DONE)
+        error = _process(row, was_unknown)
+        if error is not None and circuit.record_failure(row.broker, timezone.now(), error):
+            opened.add(row.broker)
     return len(rows)
 
 
 def poll_brokers() -> int:
-    """Collect reports that arrived later (resting orders filled, expiries) from every broker."""
+    """Collect the reports each broker has not had acknowledged (resting orders filled,
+    expiries, and any report whose intake did not commit), book them, then acknowledge them.
+    A broker that fails is logged and skipped; the others are still polled."""
     count = 0
     for name in registry.enabled_brokers():
-        reports = list(registry.get_adapter(name).poll())
+        try:
+            reports = list(registry.get_adapter(name).poll())
+        except Exception:
+            logger.warning("could not poll %s", name, exc_info=True)
+            continue
+        faults.point("relay.poll.after_call")
         intake.receive_many(name, reports)
         count += len(reports)
     return count

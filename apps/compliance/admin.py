@@ -9,7 +9,10 @@ which call services (``apps/compliance/services.py``). Who may do what:
   ``view_deadletteredreport``, ``view_reconciliationbreak``);
 - review queue items: also ``compliance.review_exception``;
 - acknowledge an alert: ``compliance.view_compliancealert`` and ``compliance.change_compliancealert``
-  (an alert's content can never change: the acknowledgement is the only change there is).
+  (an alert's content can never change: the acknowledgement is the only change there is);
+- replay a dead-lettered report (``admin_replay.py``): also ``brokers.replay_report``;
+- run the reconciliation now (the "Reconcile now" button on the reconciliation-break queue, POST
+  only): ``compliance.view_reconciliationbreak`` and ``compliance.run_reconciliation``.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from apps.accounts.models import TradingAccount
 from apps.compliance import queues
+from apps.compliance.admin_replay import DeadLetterReplayMixin
 from apps.compliance.models import (
     ComplianceAlert,
     DeadLetteredReport,
@@ -37,12 +42,14 @@ from apps.compliance.models import (
     RiskRejection,
     SecurityEvent,
 )
+from apps.compliance.reconciliation import reconciliation_run
 from apps.compliance.services import compliance_alert_acknowledge, exception_review_record
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import ApplicationError
 from apps.orders.models import Order
 
 REVIEW_PERMISSION = "compliance.review_exception"
+RECONCILE_PERMISSION = "compliance.run_reconciliation"
 
 
 # --- alerts and security events -----------------------------------------------------------
@@ -317,7 +324,7 @@ class LateFillQueueAdmin(ExceptionQueueAdmin):
 
 
 @admin.register(DeadLetteredReport)
-class DeadLetterQueueAdmin(ExceptionQueueAdmin):
+class DeadLetterQueueAdmin(DeadLetterReplayMixin, ExceptionQueueAdmin):
     queue = ExceptionQueue.DEAD_LETTER
     list_display = (
         "id",
@@ -355,3 +362,44 @@ class ReconciliationBreakQueueAdmin(ExceptionQueueAdmin):
     list_select_related = ("account",)
     date_hierarchy = "found_at"
     ordering = ("-found_at", "-id")
+    change_list_template = "admin/compliance/reconciliationbreak/change_list.html"
+
+    # -- "Reconcile now": the same service as the nightly task, on a POST from the queue page
+
+    def has_run_reconciliation_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request) and request.user.has_perm(RECONCILE_PERMISSION)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra = {**(extra_context or {}), "can_run_reconciliation": self.has_run_reconciliation_permission(request)}
+        return super().changelist_view(request, extra)
+
+    def reconcile_view(self, request: HttpRequest) -> HttpResponse:
+        """Run the whole reconciliation (books and every enabled broker) now, as the user. Refused
+        rather than queued while another run holds the lock, so the request never waits on it."""
+        if not self.has_run_reconciliation_permission(request):
+            raise PermissionDenied
+        try:
+            result = reconciliation_run(actor=request.user, wait=False)  # type: ignore[arg-type]
+        except ApplicationError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Reconciliation ran: {len(result.differences)} difference(s), {len(result.recorded)} new break(s) "
+                f"recorded, {len(result.already_open)} already open; {len(result.alerts)} alert(s) raised.",
+                messages.WARNING if result.recorded else messages.SUCCESS,
+            )
+            for check in result.brokers:
+                if check.error:
+                    self.message_user(
+                        request, f"Broker {check.broker} could not be reconciled: {check.error}", messages.ERROR
+                    )
+        return HttpResponseRedirect(reverse("admin:compliance_reconciliationbreak_changelist"))
+
+    def get_urls(self) -> list[URLPattern]:
+        reconcile = path(
+            "reconcile/",
+            self.admin_site.admin_view(require_POST(self.reconcile_view)),
+            name="compliance_reconciliationbreak_reconcile",
+        )
+        return [reconcile, *super().get_urls()]

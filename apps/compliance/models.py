@@ -15,6 +15,8 @@ from apps.orders.models import Order
 class AlertKind(models.TextChoices):
     LEDGER_VERIFICATION_FAILED = "ledger_verification_failed", "Ledger verification failed"
     AUDIT_VERIFICATION_FAILED = "audit_verification_failed", "Audit trail verification failed"
+    BROKER_RECONCILIATION_BREAKS = "broker_reconciliation_breaks", "Reconciliation with a broker found breaks"
+    BROKER_RECONCILIATION_FAILED = "broker_reconciliation_failed", "A broker could not be reconciled"
 
 
 class Severity(models.TextChoices):
@@ -165,6 +167,7 @@ class ReconciliationBreak(models.Model):
         verbose_name_plural = "queue: reconciliation breaks"
         indexes = [models.Index(fields=("found_at",), name="reconciliation_break_found")]
         triggers = _APPEND_ONLY
+        permissions = [("run_reconciliation", "Can run the reconciliation on demand (books and brokers)")]
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.summary}"

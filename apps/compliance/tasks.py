@@ -18,6 +18,8 @@ def verify_audit_task() -> dict[str, Any]:
 
 @shared_task(name="compliance.reconcile", acks_late=True, time_limit=3600, soft_time_limit=3500)
 def reconcile_task() -> dict[str, Any]:
-    """Nightly: positions against the ledger, orders against their fills; a reconciliation break
-    for each new difference (idempotent: an open break for the same thing is not recorded again)."""
+    """Nightly: positions against the ledger, orders against their fills, and every enabled
+    broker's positions and open orders against ours; a reconciliation break for each new
+    difference and one alert per broker with new breaks (a redelivered run records no break twice:
+    an open break for the same thing is not recorded again)."""
     return reconciliation_run().as_dict()

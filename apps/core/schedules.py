@@ -48,8 +48,9 @@ SCHEDULES: list[Schedule] = [
         minute="0",
         hour="3",
         description=(
-            "Positions against the ledger's position balances, orders' filled quantities against their fills; "
-            "a reconciliation break (exception queue) for each new difference."
+            "Positions against the ledger's position balances, orders' filled quantities against their fills, "
+            "every enabled broker's positions and open orders against ours; a reconciliation break (exception "
+            "queue) for each new difference, one compliance alert per broker with new breaks."
         ),
     ),
     Schedule(
@@ -63,6 +64,13 @@ SCHEDULES: list[Schedule] = [
         task="brokers.poll",
         minute="*",
         description="Collect execution reports of resting orders (fills after a price move, expiries).",
+    ),
+    Schedule(
+        name="brokers: recover dropped reports",
+        task="brokers.resync",
+        minute="*",
+        description="Ask each broker for its open orders and the status of ours it no longer works; book what "
+        "never arrived.",
     ),
     Schedule(
         name="orders: expire DAY orders",

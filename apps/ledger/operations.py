@@ -98,6 +98,8 @@ def hold_settle_locked(
         hold_id=hold.pk,
         reserved_account_id=hold.reserved_account_id,
     )
+    if txn.replayed:  # posted before under this key: the hold moved then, not again
+        return txn
     hold.remaining -= amount
     if kind != TransactionKind.RELEASE:
         hold.captured += amount
@@ -133,6 +135,8 @@ def hold_increase_locked(
         hold_id=hold.pk,
         reserved_account_id=hold.reserved_account_id,
     )
+    if txn.replayed:  # posted before under this key: the hold grew then, not again
+        return txn
     hold.amount += amount
     hold.remaining += amount
     hold.updated_at = txn.posted_at

@@ -62,11 +62,34 @@ class Order(models.Model):
     filled_notional = AmountField(default=Decimal(0))
     average_fill_price = AmountField(null=True, blank=True)
     fees = AmountField(default=Decimal(0))
-    notional_estimate = AmountField(default=Decimal(0), help_text="Notional the risk check estimated at acceptance.")
+    notional_estimate = AmountField(
+        default=Decimal(0), help_text="Notional the risk check estimates for the order's current terms."
+    )
+    price_estimate = AmountField(
+        null=True,
+        blank=True,
+        help_text="The price risk estimated per unit at acceptance (the limit price, else the collar-adjusted "
+        "reference price): what the hold reserves per unit.",
+    )
     reject_reason = models.CharField(max_length=64, blank=True)
     reject_detail = models.TextField(blank=True)
     broker = models.CharField(max_length=32, blank=True)
     broker_order_id = models.CharField(max_length=64, blank=True)
+    working_request_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="ClOrdID of the request whose terms the venue works (the submit's, then each confirmed replace's).",
+    )
+    pending_replace = models.JSONField(
+        null=True,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+        help_text="The replace sent and not answered yet: request_id, quantity, limit_price, stop_price, "
+        "price_estimate.",
+    )
+    venue_cumulative_quantity = AmountField(
+        default=Decimal(0), help_text="The most the venue has reported executed (its CumQty): fills still to book."
+    )
     hold = models.OneToOneField("ledger.Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="order")
     needs_review = models.BooleanField(
         default=False, help_text="A fill arrived after the order was canceled or expired."
@@ -122,6 +145,12 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.pk} {self.side} {self.quantity} {self.instrument_id} {self.status}"
+
+    @property
+    def current_request_id(self) -> str:
+        """The ClOrdID the venue works the order under: the submit's (the order id) until a replace
+        is confirmed."""
+        return self.working_request_id or str(self.pk)
 
     @property
     def leaves_quantity(self) -> Decimal:
@@ -240,7 +269,7 @@ class Fill(models.Model):
     exec_id = models.CharField(max_length=128)
     quantity = AmountField()
     price = AmountField()
-    fee = AmountField(default=Decimal(0))
+    fee = AmountField(default=Decimal(0), help_text="The venue's commission; negative for a rebate.")
     executed_at = models.DateTimeField()
     booked_at = models.DateTimeField()
     transaction = models.OneToOneField("ledger.JournalTransaction", on_delete=models.PROTECT, related_name="fill")
@@ -253,7 +282,6 @@ class Fill(models.Model):
             models.UniqueConstraint(fields=("broker", "exec_id"), name="fill_unique_exec_per_broker"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="fill_quantity_positive"),
             models.CheckConstraint(condition=Q(price__gt=0), name="fill_price_positive"),
-            models.CheckConstraint(condition=Q(fee__gte=0), name="fill_fee_non_negative"),
         ]
         triggers = [
             pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),

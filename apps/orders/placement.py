@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import TradingAccount
 from apps.brokers import outbox
+from apps.core import faults
 from apps.core.db import atomic_with_retry
 from apps.instruments.models import Instrument
 from apps.ledger import locks as ledger_locks
@@ -89,7 +90,7 @@ def order_place(
         replay = _replay(account_id, coid, fp)
         if replay is not None:
             return replay
-        return _place_locked(
+        order = _place_locked(
             actor=actor,
             account=trading_account,
             instrument=instrument,
@@ -100,6 +101,8 @@ def order_place(
             balances=balances,
             currency=currency,
         )
+        faults.point("orders.place.before_commit")
+        return order
 
     try:
         return attempt()
@@ -144,6 +147,7 @@ def _place_locked(
         created_at=now,
         updated_at=now,
         notional_estimate=decision.notional_estimate if failure is None else Decimal(0),
+        price_estimate=decision.price_estimate if failure is None else None,
         status=Status.PENDING_NEW if failure is None else Status.REJECTED,
         reject_reason=failure.code if failure else "",
         reject_detail=failure.detail if failure else "",

@@ -15,36 +15,37 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.brokers import outbox
+from apps.core import faults
 from apps.core.db import atomic_with_retry
 from apps.core.errors import BusinessRuleViolation
 from apps.ledger import locks as ledger_locks
 from apps.ledger import operations as ledger_ops
+from apps.ledger.locks import LockedAccount
+from apps.ledger.models import Hold
 from apps.ledger.selectors import asset_get
-from apps.orders import errors, risk_inputs
+from apps.orders import errors, holds, risk_inputs
 from apps.orders.events import event
-from apps.orders.execution import resize_hold
+from apps.orders.execution import machine
+from apps.orders.holds import Terms as HoldTerms
+from apps.orders.holds import resize_hold
 from apps.orders.locks import lock_order
 from apps.orders.models import EventKind, Initiator, Order
 from apps.orders.placement import order_place
 from apps.orders.risk_inputs import balance_accounts
-from apps.orders.state import TERMINAL, Event, Position, Status, next_status
+from apps.orders.state import TERMINAL, Event, Status, next_status
 from apps.orders.validation import Terms, check_against_instrument, parse_terms
 from apps.risk import checks
 
 if TYPE_CHECKING:
     from apps.users.models import User
 
-__all__ = ["order_cancel", "order_expire", "order_place", "order_replace"]
+__all__ = ["order_cancel", "order_close_unrouted", "order_expire", "order_place", "order_replace"]
 
 
 class RiskRefused(BusinessRuleViolation):
     """A replace whose new terms fail a pre-trade check; ``code`` is the check's reason code."""
 
     code = "risk_rejected"
-
-
-def _machine(order: Order) -> Position:
-    return Position(Status(order.status), order.quantity, order.filled_quantity, bool(order.broker_order_id))
 
 
 def _locked(order_id: int) -> Order:
@@ -54,10 +55,47 @@ def _locked(order_id: int) -> Order:
     return order
 
 
+def _end_here(order: Order, *, actor_id: int, initiator: str, now: datetime, event_kind: str, data: dict) -> Order:
+    """End the locked, open ``order`` here without the venue (it never reached it, or the venue
+    confirmed it has no such order): terminal status, the whole hold released, the timeline."""
+    target = Event.EXPIRE if event_kind == EventKind.EXPIRED else Event.CANCELED
+    order.status = next_status(machine(order), target)
+    order.pending_replace = None
+    order.updated_at = now
+    order.save(update_fields=["status", "pending_replace", "updated_at"])
+    resize_hold(order, actor_id)
+    event(order, event_kind, actor_id=actor_id, initiator=initiator, at=now, data=data).save()
+    return order
+
+
+def _request_cancel(order: Order, *, actor_id: int, initiator: str, reason: str, now: datetime) -> Order:
+    """Ask the venue to cancel the locked, open order: it waits in ``pending_cancel``. An order
+    whose submit never left the outbox is ended here at once, and its submit withdrawn."""
+    requested = event(
+        order, EventKind.CANCEL_REQUESTED, actor_id=actor_id, initiator=initiator, at=now, data={"reason": reason}
+    )
+    if order.status == Status.PENDING_NEW and outbox.submit_withdraw(order_id=order.pk, now=now):
+        requested.save()
+        kind = EventKind.EXPIRED if initiator == Initiator.EXPIRY else EventKind.CANCELED
+        return _end_here(
+            order, actor_id=actor_id, initiator=initiator, now=now, event_kind=kind, data={"withdrawn": True}
+        )
+    order.status = next_status(machine(order), Event.CANCEL_REQUEST)
+    order.updated_at = now
+    order.save(update_fields=["status", "updated_at"])
+    requested.status_after = order.status
+    requested.save()
+    outbox.instruction_add(
+        order_id=order.pk, broker=order.broker, action="cancel", now=now, payload={"initiator": initiator}
+    )
+    transaction.on_commit(outbox.kick)
+    return order
+
+
 def order_cancel(*, actor: User, order_id: int, initiator: str = Initiator.CLIENT, reason: str = "") -> Order:
-    """Ask the broker to cancel an open order (202 semantics: the venue confirms later).
-    A second request while one is pending changes nothing; a terminal order raises
-    ``order_not_cancelable``."""
+    """Ask the broker to cancel an open order (202 semantics: the venue confirms later). An order
+    still waiting in the outbox is canceled here at once. A second request while one is pending
+    changes nothing; a terminal order raises ``order_not_cancelable``."""
 
     @atomic_with_retry()
     def attempt() -> Order:
@@ -66,17 +104,8 @@ def order_cancel(*, actor: User, order_id: int, initiator: str = Initiator.CLIEN
             return order
         if order.status in TERMINAL:
             raise errors.OrderNotCancelable(f"Order {order.pk} is {order.status} and cannot be canceled.")
-        now = timezone.now()
-        order.status = next_status(_machine(order), Event.CANCEL_REQUEST)
-        order.updated_at = now
-        order.save(update_fields=["status", "updated_at"])
-        event(
-            order, EventKind.CANCEL_REQUESTED, actor_id=actor.pk, initiator=initiator, at=now, data={"reason": reason}
-        ).save()
-        outbox.instruction_add(
-            order_id=order.pk, broker=order.broker, action="cancel", now=now, payload={"initiator": initiator}
-        )
-        transaction.on_commit(outbox.kick)
+        order = _request_cancel(order, actor_id=actor.pk, initiator=initiator, reason=reason, now=timezone.now())
+        faults.point("orders.cancel.before_commit")
         return order
 
     return attempt()
@@ -88,8 +117,8 @@ def order_replace(
     """Ask the broker to change an open order's quantity or prices. A partially filled order
     keeps its filled quantity. The new terms pass the pre-trade checks as if the order were
     not there yet (its hold counts as available); a failed check raises with its reason code
-    and nothing changes. If the new terms need more than the hold has, it grows now; what the
-    old terms needed beyond the new is released when the venue confirms."""
+    and nothing changes. While the venue has not answered, the hold covers the larger of the old
+    and the new terms (it grows now if the new need more); the answer releases the rest."""
     order0 = Order.objects.select_related("instrument__asset").filter(pk=order_id).first()
     if order0 is None:
         raise errors.OrderNotFound(f"No order {order_id}.")
@@ -129,34 +158,67 @@ def order_replace(
             raise RiskRefused(
                 f"The new terms fail the pre-trade check {failure.code}: {failure.detail}", code=failure.code
             )
-        grown = Decimal(0)
-        if hold is not None and leaves > 0 and decision.hold_amount > hold.remaining:
-            grown = decision.hold_amount - hold.remaining
-            ledger_ops.hold_increase_locked(
-                accounts=locked,
-                hold=hold,
-                amount=grown,
-                actor_id=actor.pk,
-                idempotency_key=f"order-hold-increase:{order.pk}:{hold.amount:f}+{grown:f}",
-                memo=f"replace of order {order.pk}",
-            )
-        order.status = next_status(_machine(order), Event.REPLACE_REQUEST)
+        estimate = terms.limit_price if terms.limit_price is not None else decision.price_estimate
+        pending = HoldTerms(terms.quantity, terms.limit_price, estimate or order.price_estimate)
+        grown = _grow_hold_for(order, hold, locked, pending, scale=currency.scale, actor_id=actor.pk)
+        instruction = outbox.instruction_add(
+            order_id=order.pk,
+            broker=order.broker,
+            action="replace",
+            now=now,
+            payload={"quantity": terms.quantity, "limit_price": terms.limit_price, "stop_price": terms.stop_price},
+        )
+        order.pending_replace = {
+            "request_id": instruction.request_id,
+            "quantity": terms.quantity,
+            "limit_price": terms.limit_price,
+            "stop_price": terms.stop_price,
+            "price_estimate": pending.price_estimate,
+        }
+        order.status = next_status(machine(order), Event.REPLACE_REQUEST)
         order.updated_at = now
-        order.save(update_fields=["status", "updated_at"])
-        payload = {"quantity": terms.quantity, "limit_price": terms.limit_price, "stop_price": terms.stop_price}
+        order.save(update_fields=["status", "pending_replace", "updated_at"])
         event(
             order,
             EventKind.REPLACE_REQUESTED,
             actor_id=actor.pk,
             initiator=Initiator.CLIENT,
             at=now,
-            data={**payload, "hold_increase": grown, "checks": [c.as_dict() for c in decision.checks]},
+            data={
+                **order.pending_replace,
+                "hold_increase": grown,
+                "checks": [c.as_dict() for c in decision.checks],
+            },
         ).save()
-        outbox.instruction_add(order_id=order.pk, broker=order.broker, action="replace", now=now, payload=payload)
         transaction.on_commit(outbox.kick)
+        faults.point("orders.replace.before_commit")
         return order
 
     return attempt()
+
+
+def _grow_hold_for(
+    order: Order, hold: Hold | None, locked: dict[int, LockedAccount], pending: HoldTerms, *, scale: int, actor_id: int
+) -> Decimal:
+    """Grow the locked hold so it covers ``pending`` terms too; refuse if available cannot pay for it."""
+    if hold is None or hold.status != "active":
+        return Decimal(0)
+    grown = holds.need_replacing(order, pending, scale) - hold.remaining
+    if grown <= 0:
+        return Decimal(0)
+    available = locked[hold.available_account_id].balance
+    if available < grown:
+        code = "insufficient_buying_power" if order.side == "buy" else "insufficient_position"
+        raise RiskRefused(f"The new terms need {grown:f} more on hold; {available:f} is available.", code=code)
+    ledger_ops.hold_increase_locked(
+        accounts=locked,
+        hold=hold,
+        amount=grown,
+        actor_id=actor_id,
+        idempotency_key=holds.state_key("hold-increase", hold),
+        memo=f"replace of order {order.pk}",
+    )
+    return grown
 
 
 def _new_terms(order: Order, quantity: Any, limit_price: Any, stop_price: Any) -> Terms:
@@ -173,27 +235,58 @@ def _new_terms(order: Order, quantity: Any, limit_price: Any, stop_price: Any) -
 
 
 def order_expire(*, actor: User, order_id: int, initiator: str = Initiator.EXPIRY) -> Order:
-    """Expire an open order here (DAY orders at the session close), release what its hold still
-    reserves, and tell the broker to stop working it. A fill that still arrives is booked and
-    flagged for review."""
+    """Expire an open order (DAY orders at the session close). An order that never left the
+    outbox, or has no broker, expires here at once and its hold is released. Otherwise the venue
+    is asked to cancel it and the order waits in ``pending_cancel``: its hold is released only
+    when the venue confirms (the order then ends ``expired``), so a fill the venue executed
+    before it saw the cancel is still covered. An order already pending cancel is left to that."""
+
+    @atomic_with_retry()
+    def attempt() -> Order:
+        order = _locked(order_id)
+        if order.status in TERMINAL or order.status == Status.PENDING_CANCEL:
+            return order
+        now = timezone.now()
+        if not order.broker:
+            return _end_here(
+                order, actor_id=actor.pk, initiator=initiator, now=now, event_kind=EventKind.EXPIRED, data={}
+            )
+        return _request_cancel(order, actor_id=actor.pk, initiator=initiator, reason="session close", now=now)
+
+    return attempt()
+
+
+def order_close_unrouted(*, actor: User, order_id: int, reason: str, evidence: dict[str, Any]) -> Order:
+    """Staff close an open order the venue does not have (its submit was dead-lettered, and the
+    caller has confirmed with the venue: ``evidence``): it ends canceled here, by the firm, its
+    hold released and its waiting instructions withdrawn; the timeline records who, why and
+    the venue's answer. Refused unless the submit is dead or withdrawn."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise errors.InvalidOrder("A reason is required to close an order.", field="reason")
 
     @atomic_with_retry()
     def attempt() -> Order:
         order = _locked(order_id)
         if order.status in TERMINAL:
-            return order
-        now = timezone.now()
-        order.status = next_status(_machine(order), Event.EXPIRE)
-        order.updated_at = now
-        order.save(update_fields=["status", "updated_at"])
-        resize_hold(order, actor.pk)
-        event(order, EventKind.EXPIRED, actor_id=actor.pk, initiator=initiator, at=now).save()
-        if order.broker:
-            outbox.instruction_add(
-                order_id=order.pk, broker=order.broker, action="cancel", now=now, payload={"initiator": initiator}
+            raise errors.OrderNotCancelable(f"Order {order.pk} is {order.status}: there is nothing to close.")
+        submit = outbox.submit_status(order.pk)
+        if submit not in ("dead", "withdrawn"):
+            raise errors.OrderNotCancelable(
+                f"Order {order.pk}'s submit is {submit or 'missing'}: only an order whose submit was "
+                "dead-lettered can be closed here; cancel it through the venue."
             )
-            transaction.on_commit(outbox.kick)
-        return order
+        now = timezone.now()
+        outbox.instructions_withdraw(
+            order_id=order.pk, now=now, reason=f"withdrawn: order closed by staff ({reason.strip()})", unknown_too=True
+        )
+        return _end_here(
+            order,
+            actor_id=actor.pk,
+            initiator=Initiator.FIRM,
+            now=now,
+            event_kind=EventKind.CANCELED,
+            data={"reason": reason.strip(), "closed_by_staff": True, "venue": evidence},
+        )
 
     return attempt()
 

@@ -214,7 +214,7 @@ class TradingStateAdmin(admin.ModelAdmin):
             else:
                 message = f"Trading state for {target_label} is now {result.state.get_state_display()}."
                 if form.cleaned_data.get("cancel_open_orders"):
-                    message += f" {len(result.canceled)} open order(s) sent for cancel"
+                    message += f" {len(result.canceled)} open order(s) canceled or sent for cancel"
                     if result.skipped:
                         message += f"; {len(result.skipped)} had already ended"
                     message += "."

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.conf import settings
 from apps.risk.models import TradingStateValue
 
 HUNDRED = Decimal(100)
+PRICE_QUANTUM = Decimal("0.00000001")  # a price estimate is stored as NUMERIC(28, 8)
 
 #: Every reason code a pre-trade check can reject with, in the order the checks run
 #: (documented in docs/risk.md; a test proves the checks produce exactly these).
@@ -115,7 +116,15 @@ def fee_estimate(quantity: Decimal, scale: int) -> Decimal:
     return fee.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_UP)
 
 
-def _money(value: Decimal, scale: int) -> Decimal:
+def buy_hold(quantity: Decimal, price: Decimal, scale: int, *, fee: Decimal) -> Decimal:
+    """What a buy of ``quantity`` at ``price`` reserves: the notional rounded up to the currency's
+    scale, plus ``fee`` (the commission still expected). Risk and the order's hold use this one
+    formula, so a hold is never a cent short of what risk approved."""
+    return money(quantity * price, scale) + fee
+
+
+def money(value: Decimal, scale: int) -> Decimal:
+    """A notional rounded UP to the currency's scale (what risk estimates and holds reserve)."""
     # Quantity and price each hold up to 20 integer digits, so a notional can need 40 + scale
     # digits: more than the default context's 28 (quantize would raise InvalidOperation).
     with localcontext(prec=80):
@@ -188,9 +197,11 @@ def evaluate(intent: OrderIntent, s: Snapshot) -> Decision:  # noqa: PLR0912, PL
         d.price_estimate = intent.limit_price
     elif s.reference_price is not None and collar is not None:
         sign = 1 if intent.side == "buy" else -1
-        d.price_estimate = s.reference_price * (HUNDRED + sign * Decimal(collar)) / HUNDRED
+        estimate = s.reference_price * (HUNDRED + sign * Decimal(collar)) / HUNDRED
+        # Stored with the order (8 places) and held per unit: rounded against the client.
+        d.price_estimate = estimate.quantize(PRICE_QUANTUM, rounding=ROUND_UP if sign > 0 else ROUND_DOWN)
     if d.price_estimate is not None:
-        d.notional_estimate = _money(intent.quantity * d.price_estimate, s.currency_scale)
+        d.notional_estimate = money(intent.quantity * d.price_estimate, s.currency_scale)
         d.fee_estimate = fee_estimate(intent.quantity, s.currency_scale)
 
     # 6. Size, position, activity limits.
@@ -213,7 +224,7 @@ def evaluate(intent: OrderIntent, s: Snapshot) -> Decision:  # noqa: PLR0912, PL
         if d.price_estimate is None:
             add(Check("insufficient_buying_power", False, "no price to estimate the cost"))
         else:
-            need = d.notional_estimate + d.fee_estimate
+            need = buy_hold(intent.quantity, d.price_estimate, s.currency_scale, fee=d.fee_estimate)
             add(
                 Check(
                     "insufficient_buying_power",

@@ -44,11 +44,15 @@ ROLE_WRITE_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("risk", "change_risklimits"),
         ("compliance", "review_exception"),  # record reviews in the exception queues
         ("compliance", "change_compliancealert"),  # acknowledge compliance alerts
+        ("compliance", "run_reconciliation"),  # run the reconciliation (books and brokers) from the admin
+        ("brokers", "replay_report"),  # replay a dead-lettered execution report from its queue
     ),
     OPERATIONS: (
         ("instruments", "change_instrument"),
         ("instruments", "add_referenceprice"),
         ("instruments", "change_referenceprice"),
+        ("brokers", "pause_broker"),  # pause and resume a broker route
+        ("brokers", "close_dead_order"),  # close an order whose submit died, once the venue confirms
     ),
 }
 

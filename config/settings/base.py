@@ -209,6 +209,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "risk.TradingState",
     "risk.RestrictedInstrument",
     "brokers.AccountRoute",
+    "brokers.BrokerControl",
     {
         "model": "users.User",
         "m2m_fields": {"groups", "user_permissions"},
@@ -301,8 +302,16 @@ DEFAULT_BROKER = env("DEFAULT_BROKER", default="paper")
 # An outbox instruction in flight longer than this is presumed orphaned by a dead worker:
 # its outcome is resolved by asking the broker, never by sending it again blindly.
 BROKERS_RELAY_STALE_SECONDS = env.int("BROKERS_RELAY_STALE_SECONDS", default=120)
+# The relay's circuit breaker per broker: after this many consecutive transport failures it stops
+# calling the broker for the cool-down, then sends one probe (apps/brokers/circuit.py).
+BROKERS_CIRCUIT_FAILURES = env.int("BROKERS_CIRCUIT_FAILURES", default=5)
+BROKERS_CIRCUIT_COOLDOWN_SECONDS = env.int("BROKERS_CIRCUIT_COOLDOWN_SECONDS", default=30)
+# Reconciliation with the brokers (apps/compliance/reconciliation): an order or a position whose
+# last change (order event, fill, position update) is this recent, counted back from the moment
+# the broker was asked, is not compared: its reports may still be on their way. Never below 0.
+RECONCILIATION_BROKER_GRACE_SECONDS = max(0, env.int("RECONCILIATION_BROKER_GRACE_SECONDS", default=60))
 
-# --- Records retention (apps/compliance/records.py; `manage.py retention_report`) ---------
+# --- Records retention (apps/compliance/records/; `manage.py retention_report`) ---------
 # Years each record class is kept, counted from the record's own timestamp; the longest rule
 # that applies wins. Nothing is ever deleted automatically: the report only says what has
 # become eligible (and ledger, order-event and audit rows are append-only in the database).

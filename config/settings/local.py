@@ -7,3 +7,6 @@ from .base import database_settings, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 DATABASES = {"default": database_settings(database_url())}
+
+# The venue simulation (``manage.py simulate``; it runs in a throwaway database): development only.
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.simulation"]

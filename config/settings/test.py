@@ -30,3 +30,5 @@ REST_FRAMEWORK = {
         "auth": "100000/min",
     },
 }
+# The venue simulation (tests/simulation, ``manage.py simulate``): development only.
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.simulation"]

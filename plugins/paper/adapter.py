@@ -16,6 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apps.brokers.interface import (
+    BrokerOrder,
     BrokerPosition,
     ExecType,
     ExecutionReport,
@@ -73,12 +74,22 @@ class PaperBroker:
         with transaction.atomic(durable=True):
             order = self._locked(ticket.order_id)
             if order is None:
-                row = book.emit_unknown(ticket.order_id, ExecType.CANCEL_REJECTED, now, "unknown order")
+                row = book.emit_unknown(
+                    ticket.order_id, ExecType.CANCEL_REJECTED, now, "unknown order", request_id=ticket.request_id
+                )
                 return [book.to_report(row)]
             if order.status not in WORKING:
-                row = book.emit(order, ExecType.CANCEL_REJECTED, now, text=f"the order is {order.status}")
+                text = f"the order is {order.status}"
+                row = book.emit(order, ExecType.CANCEL_REJECTED, now, text=text, request_id=ticket.request_id)
             else:
-                row = book.finish(order, PaperStatus.CANCELED, ExecType.CANCELED, now, "canceled on request")
+                row = book.finish(
+                    order,
+                    PaperStatus.CANCELED,
+                    ExecType.CANCELED,
+                    now,
+                    "canceled on request",
+                    request_id=ticket.request_id,
+                )
             order.save()
         return [book.to_report(row)]
 
@@ -89,7 +100,9 @@ class PaperBroker:
         with transaction.atomic(durable=True):
             order = self._locked(ticket.order_id)
             if order is None:
-                row = book.emit_unknown(ticket.order_id, ExecType.REPLACE_REJECTED, now, "unknown order")
+                row = book.emit_unknown(
+                    ticket.order_id, ExecType.REPLACE_REJECTED, now, "unknown order", request_id=ticket.request_id
+                )
                 return [book.to_report(row)]
             market = market_get(order.symbol, now=now, settings=self.settings)
             reason = (
@@ -98,14 +111,14 @@ class PaperBroker:
                 else replace_rejection(book.terms_of(order), request, market)
             )
             if reason is not None:
-                rows = [book.emit(order, ExecType.REPLACE_REJECTED, now, text=reason)]
+                rows = [book.emit(order, ExecType.REPLACE_REJECTED, now, text=reason, request_id=ticket.request_id)]
             else:
-                rows = self._replace(order, request, market, now)
+                rows = self._replace(order, request, market, now, ticket.request_id)
             order.save()
         return [book.to_report(row) for row in rows]
 
     def _replace(
-        self, order: PaperOrder, request: ReplaceRequest, market: Market | None, now: datetime
+        self, order: PaperOrder, request: ReplaceRequest, market: Market | None, now: datetime, request_id: str
     ) -> list[PaperReport]:
         quantity = storable(request.quantity)
         assert quantity is not None  # checked by replace_rejection
@@ -115,6 +128,7 @@ class PaperBroker:
         if request.stop_price is not None:
             order.stop_price = request.stop_price
         order.leaves_quantity = order.quantity - order.cumulative_quantity
+        order.request_id = request_id[:64]
         if order.leaves_quantity == 0:
             order.status = PaperStatus.FILLED  # replaced down to what had filled: done
         replaced = book.emit(
@@ -137,9 +151,10 @@ class PaperBroker:
     def poll(self) -> Sequence[ExecutionReport]:
         """Expire DAY orders past the close and evaluate every resting order against the current
         reference prices, in order id order. Orders locked by a concurrent call are skipped (the
-        next poll sees them). Returns only the reports this poll produced."""
+        next poll sees them). Returns every report not acknowledged yet, oldest first: those
+        this poll produced and those handed out before (by any call) that the host has not
+        acknowledged."""
         now = self._now()
-        rows: list[PaperReport] = []
         with transaction.atomic(durable=True):
             resting = (
                 PaperOrder.objects.select_for_update(no_key=True, skip_locked=True)
@@ -150,12 +165,32 @@ class PaperBroker:
             for order in resting:
                 before = (order.exec_seq, order.triggered)
                 if order.expires_at is not None and now >= order.expires_at:
-                    rows.append(book.finish(order, PaperStatus.EXPIRED, ExecType.EXPIRED, now, "DAY order expired"))
+                    book.finish(order, PaperStatus.EXPIRED, ExecType.EXPIRED, now, "DAY order expired")
                 else:
-                    rows += book.work(order, markets.get(order.symbol), now, self.settings)
+                    book.work(order, markets.get(order.symbol), now, self.settings)
                 if (order.exec_seq, order.triggered) != before:
                     order.save()
-        return [book.to_report(row) for row in rows]
+        return [book.to_report(row) for row in PaperReport.objects.filter(acknowledged=False).order_by("id")]
+
+    def acknowledge(self, exec_ids: Sequence[str]) -> None:
+        """The host recorded these reports: poll stops handing them out."""
+        if exec_ids:
+            PaperReport.objects.filter(exec_id__in=list(exec_ids), acknowledged=False).update(acknowledged=True)
+
+    def open_orders(self) -> Sequence[BrokerOrder]:
+        """Every order the venue is still working, in order id order."""
+        return [
+            BrokerOrder(
+                order_id=o.order_id,
+                broker_order_id=o.broker_order_id,
+                quantity=o.quantity,
+                cumulative_quantity=o.cumulative_quantity,
+                leaves_quantity=o.leaves_quantity,
+                status=o.status,
+                request_id=o.request_id,
+            )
+            for o in PaperOrder.objects.filter(status__in=WORKING).order_by("order_id")
+        ]
 
     def positions(self) -> Sequence[BrokerPosition]:
         """Net filled quantity per (account number, symbol): buys less sells; flat ones omitted."""

@@ -40,6 +40,7 @@ def order_row(ticket: OrderTicket, now: datetime) -> PaperOrder:
         quantity=max(storable(ticket.quantity) or ZERO, ZERO),
         limit_price=storable(ticket.limit_price),
         stop_price=storable(ticket.stop_price),
+        request_id=str(ticket.request_id)[:64],
         status=PaperStatus.NEW,
         created_at=now,
         updated_at=now,
@@ -71,6 +72,7 @@ def to_report(row: PaperReport) -> ExecutionReport:
         leaves_quantity=row.leaves_quantity,
         broker_time=row.broker_time,
         text=row.text,
+        request_id=row.request_id,
         quantity=row.quantity,
         limit_price=row.limit_price,
         stop_price=row.stop_price,
@@ -82,9 +84,12 @@ def reports_for(order_id: int) -> list[ExecutionReport]:
 
 
 def emit(order: PaperOrder, exec_type: ExecType, now: datetime, **fields: object) -> PaperReport:
-    """Store the order's next report, with its cumulative and leaves quantities as they are now."""
+    """Store the order's next report, with its quantity, cumulative and leaves quantities as they
+    are now, naming the request it answers (default: the one the order works under)."""
     order.exec_seq += 1
     order.updated_at = now
+    fields.setdefault("request_id", order.request_id)
+    fields.setdefault("quantity", order.quantity)
     return PaperReport.objects.create(
         paper_order=order,
         order_id=order.order_id,
@@ -98,25 +103,32 @@ def emit(order: PaperOrder, exec_type: ExecType, now: datetime, **fields: object
     )
 
 
-def emit_unknown(order_id: int, exec_type: ExecType, now: datetime, text: str) -> PaperReport:
+def emit_unknown(order_id: int, exec_type: ExecType, now: datetime, text: str, request_id: str = "") -> PaperReport:
     """Reject a cancel or replace of an order the venue never received (no row to count on)."""
     for _ in range(5):
         n = PaperReport.objects.filter(order_id=order_id, paper_order__isnull=True).count() + 1
         try:
             with transaction.atomic():
                 return PaperReport.objects.create(
-                    order_id=order_id, exec_id=f"PAPER-{order_id}-X{n}", exec_type=exec_type, broker_time=now, text=text
+                    order_id=order_id,
+                    exec_id=f"PAPER-{order_id}-X{n}",
+                    exec_type=exec_type,
+                    broker_time=now,
+                    text=text,
+                    request_id=request_id[:64],
                 )
         except IntegrityError:  # a concurrent rejection took this number
             continue
     raise IntegrityError(f"could not number a report for the unknown order {order_id}")
 
 
-def finish(order: PaperOrder, status: PaperStatus, exec_type: ExecType, now: datetime, text: str) -> PaperReport:
+def finish(
+    order: PaperOrder, status: PaperStatus, exec_type: ExecType, now: datetime, text: str, *, request_id: str = ""
+) -> PaperReport:
     """End the order without a fill (canceled, rejected, expired): nothing is left open."""
     order.status = status
     order.leaves_quantity = ZERO
-    return emit(order, exec_type, now, text=text)
+    return emit(order, exec_type, now, text=text, request_id=request_id or order.request_id)
 
 
 def fill(order: PaperOrder, quantity: Decimal, price: Decimal, now: datetime, settings: PaperSettings) -> PaperReport:

@@ -47,6 +47,9 @@ class PaperOrder(models.Model):
     leaves_quantity = AmountField(default=Decimal(0))
     commission = AmountField(default=Decimal(0), help_text="Commission charged so far, over all fills.")
     exec_seq = models.PositiveIntegerField(default=0, help_text="Reports produced so far (exec id counter).")
+    request_id = models.CharField(
+        max_length=64, blank=True, help_text="ClOrdID of the request whose terms the order works under."
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -89,10 +92,13 @@ class PaperReport(models.Model):
     quantity = AmountField(null=True, blank=True)
     limit_price = PriceField(null=True, blank=True)
     stop_price = PriceField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, help_text="ClOrdID of the request it answers.")
+    acknowledged = models.BooleanField(default=False, help_text="The host recorded it: poll stops handing it out.")
 
     class Meta:
         db_table = "paper_report"
         ordering = ("id",)
+        indexes = [models.Index(fields=("id",), name="paper_report_unacknowledged", condition=Q(acknowledged=False))]
 
     def __str__(self) -> str:
         return f"{self.exec_id} {self.exec_type}"

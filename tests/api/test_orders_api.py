@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from apps.brokers.models import OrderInstruction
 from apps.orders.models import Order
 from apps.risk.services import trading_state_set
 
@@ -85,10 +86,14 @@ def test_halted_account_rejects_with_trading_halted(world):
 def test_cancel_is_202_then_idempotent_and_a_terminal_order_is_not_cancelable(world):
     client = world.client("trader")
     order = client.post("/api/v1/orders/", order_body(world), format="json").json()
+    OrderInstruction.objects.filter(order_id=order["id"]).update(status="done")  # at the venue
     first = client.delete(f"/api/v1/orders/{order['id']}/")
     again = client.delete(f"/api/v1/orders/{order['id']}/")
     assert (first.status_code, first.json()["status"]) == (202, "pending_cancel")
     assert (again.status_code, again.json()["status"]) == (202, "pending_cancel")
+    unsent = client.post("/api/v1/orders/", order_body(world, client_order_id="c-3"), format="json").json()
+    gone = client.delete(f"/api/v1/orders/{unsent['id']}/")  # still in the outbox: canceled here at once
+    assert (gone.status_code, gone.json()["status"]) == (202, "canceled")
     rejected = client.post("/api/v1/orders/", order_body(world, quantity="5000", client_order_id="c-2"), format="json")
     refused = client.delete(f"/api/v1/orders/{rejected.json()['order_id']}/")
     assert (refused.status_code, refused.json()["code"]) == (422, "order_not_cancelable")

@@ -55,7 +55,8 @@ CASES = [
         },
         20,
     ),
-    ("trader", "delete", "/api/v1/orders/{order}/", None, 12),
+    # the order is still in the outbox, so it is canceled here: submit withdrawn, hold released
+    ("trader", "delete", "/api/v1/orders/{order}/", None, 19),
     (
         "operations",
         "post",

@@ -12,6 +12,8 @@ Subclass :class:`AdapterContract` in a test module (named ``Test...``) and provi
 The invariants every report must satisfy are in :func:`check_report` and :func:`check_history`.
 Quantities follow FIX: while an order works, ``cumulative + leaves == quantity``; a report
 that ends an order without filling it (CANCELED, REJECTED, EXPIRED) has ``leaves == 0``.
+Delivery is at least once: ``poll`` hands a report out again until it is acknowledged, and an
+answer to a cancel or replace names the request it answers (``request_id``, the FIX ClOrdID).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from decimal import Decimal
 from apps.brokers.interface import (
     FILL_TYPES,
     BrokerAdapter,
+    BrokerOrder,
     BrokerPosition,
     Capabilities,
     ExecType,
@@ -50,7 +53,8 @@ def check_report(report: ExecutionReport, order_id: int) -> None:
     assert isinstance(report.exec_type, ExecType)
     for name in DECIMAL_FIELDS:
         value = getattr(report, name)
-        assert type(value) is Decimal and value.is_finite() and value >= 0, (name, value)
+        # Quantities are never negative; a fee may be (a rebate the venue pays).
+        assert type(value) is Decimal and value.is_finite() and (name == "fee" or value >= 0), (name, value)
     for name in OPTIONAL_DECIMAL_FIELDS:
         value = getattr(report, name)
         assert value is None or (type(value) is Decimal and value.is_finite()), (name, value)
@@ -101,13 +105,24 @@ def check_history(ticket: OrderTicket, reports: Sequence[ExecutionReport]) -> No
 def poll_until_done(
     adapter: BrokerAdapter, ticket: OrderTicket, first: Iterable[ExecutionReport]
 ) -> list[ExecutionReport]:
-    """The order's reports: ``first``, then what polls bring, until nothing is left open."""
+    """The order's reports: ``first``, then what polls bring (each report once, acknowledged as
+    the intake would), until nothing is left open."""
     history = list(first)
     for _ in range(MAX_POLLS):
+        polled = list(adapter.poll())
+        seen = {r.exec_id for r in history}
+        history += [r for r in polled if r.order_id == ticket.order_id and r.exec_id not in seen]
+        adapter.acknowledge([r.exec_id for r in polled])
         if history and (history[-1].leaves_quantity == 0):
             break
-        history += [r for r in adapter.poll() if r.order_id == ticket.order_id]
     return history
+
+
+def drain(adapter: BrokerAdapter) -> list[ExecutionReport]:
+    """Poll and acknowledge everything outstanding (a clean slate for a test)."""
+    polled = list(adapter.poll())
+    adapter.acknowledge([r.exec_id for r in polled])
+    return polled
 
 
 class AdapterContract:
@@ -152,9 +167,11 @@ class AdapterContract:
         again = list(adapter.submit(ticket))
         assert again == history == list(adapter.order_status(ticket))
         assert adapter.positions() == positions
+        drain(adapter)
         assert [r for r in adapter.poll() if r.order_id == ticket.order_id] == []
 
     def test_exec_ids_are_unique_across_orders(self, adapter, make_ticket, make_resting_ticket):
+        drain(adapter)
         seen: list[str] = []
         for _ in range(3):
             ticket = make_ticket()
@@ -165,14 +182,16 @@ class AdapterContract:
         resting = make_resting_ticket()
         if resting is not None:
             seen += [r.exec_id for r in adapter.submit(resting)] + [r.exec_id for r in adapter.cancel(resting)]
-        seen += [r.exec_id for r in adapter.poll()]
+        seen += [r.exec_id for r in adapter.poll() if r.exec_id not in seen]  # redelivered ones are the same
         assert len(seen) == len(set(seen)), seen
 
     def test_cancel_of_an_unknown_order_is_cancel_rejected(self, adapter, make_ticket):
         ticket = make_ticket()
-        first, second = adapter.cancel(ticket), adapter.cancel(ticket)
-        for answer in (first, second):
+        first = adapter.cancel(replace(ticket, request_id=f"{ticket.order_id}-c1"))
+        second = adapter.cancel(replace(ticket, request_id=f"{ticket.order_id}-c2"))
+        for answer, request_id in ((first, f"{ticket.order_id}-c1"), (second, f"{ticket.order_id}-c2")):
             assert [r.exec_type for r in answer] == [ExecType.CANCEL_REJECTED]
+            assert answer[0].request_id == request_id, "an answer names the request it answers"
             check_report(answer[0], ticket.order_id)
         assert first[0].exec_id != second[0].exec_id, "each answer is booked once, so each needs its own exec id"
 
@@ -195,8 +214,12 @@ class AdapterContract:
             return
         history = list(adapter.submit(ticket))
         assert [r.exec_type for r in history] == [ExecType.NEW]
-        history += adapter.cancel(ticket)
+        assert ticket.order_id in {o.order_id for o in adapter.open_orders()}
+        cancel = replace(ticket, request_id=f"{ticket.order_id}-9", original_request_id=ticket.request_id)
+        history += adapter.cancel(cancel)
         assert history[-1].exec_type == ExecType.CANCELED and history[-1].leaves_quantity == 0
+        assert history[-1].request_id == cancel.request_id
+        assert ticket.order_id not in {o.order_id for o in adapter.open_orders()}
         history += adapter.cancel(ticket)
         assert history[-1].exec_type == ExecType.CANCEL_REJECTED
         check_history(ticket, history)
@@ -215,9 +238,13 @@ class AdapterContract:
             check_history(filled, history)
             return
         history = list(adapter.submit(ticket))
-        history += adapter.replace(ticket, ReplaceRequest(quantity=ticket.quantity * 2))
+        change = replace(ticket, request_id=f"{ticket.order_id}-7", original_request_id=ticket.request_id)
+        history += adapter.replace(change, ReplaceRequest(quantity=ticket.quantity * 2))
         assert history[-1].exec_type == ExecType.REPLACED and history[-1].quantity == ticket.quantity * 2
+        assert history[-1].request_id == change.request_id
         check_history(ticket, history)
+        working = {o.order_id: o for o in adapter.open_orders()}[ticket.order_id]
+        assert (working.quantity, working.request_id) == (ticket.quantity * 2, change.request_id)
 
     def test_order_types_outside_the_capabilities_are_rejected(self, adapter, make_ticket):
         unsupported = sorted((KNOWN_ORDER_TYPES | {"pegged"}) - adapter.capabilities.order_types)
@@ -236,16 +263,39 @@ class AdapterContract:
             assert [r.exec_type for r in reports] == [ExecType.REJECTED], time_in_force
             check_history(ticket, reports)
 
-    def test_poll_never_answers_twice(self, adapter, make_ticket, make_resting_ticket):
-        answered = []
+    def test_poll_hands_reports_out_until_acknowledged(self, adapter, make_ticket, make_resting_ticket):
+        drain(adapter)
+        answered: dict[str, ExecutionReport] = {}
         for factory in (make_ticket, make_resting_ticket):
             ticket = factory()
             if ticket is not None:
-                answered += [r.exec_id for r in adapter.submit(ticket)]
-        first = [r.exec_id for r in adapter.poll()]
-        second = [r.exec_id for r in adapter.poll()]
-        everything = answered + first + second
-        assert len(everything) == len(set(everything))
+                answered |= {r.exec_id: r for r in adapter.submit(ticket)}
+        first = list(adapter.poll())
+        again = list(adapter.poll())
+        assert set(answered) <= {r.exec_id for r in first}, "answers are redelivered until acknowledged"
+        assert [r.exec_id for r in again][: len(first)] == [r.exec_id for r in first]
+        assert all(answered.get(r.exec_id, r) == r for r in first), "a redelivered report is the same report"
+        adapter.acknowledge([r.exec_id for r in again] + ["NO-SUCH-EXEC-ID"])
+        adapter.acknowledge([r.exec_id for r in again])  # twice is harmless
+        assert not {r.exec_id for r in adapter.poll()} & {r.exec_id for r in again}
+
+    def test_open_orders_are_the_working_ones(self, adapter, make_ticket, make_resting_ticket):
+        done = make_ticket()
+        poll_until_done(adapter, done, adapter.submit(done))
+        working = {o.order_id: o for o in adapter.open_orders()}
+        assert done.order_id not in working
+        resting = make_resting_ticket()
+        if resting is None:
+            return
+        adapter.submit(resting)
+        order = {o.order_id: o for o in adapter.open_orders()}[resting.order_id]
+        assert isinstance(order, BrokerOrder)
+        assert (order.quantity, order.cumulative_quantity, order.leaves_quantity) == (
+            resting.quantity,
+            Decimal(0),
+            resting.quantity,
+        )
+        assert all(type(getattr(o, f)) is Decimal for o in working.values() for f in ("quantity", "leaves_quantity"))
 
     def test_positions_net_the_fills(self, adapter, make_ticket):
         buy = make_ticket(account_number="CONTRACT-POS", side="buy")
@@ -263,6 +313,7 @@ def ticket_maker(base: OrderTicket, first_id: int = 1):
 
     def make(**overrides: object) -> OrderTicket:
         order_id = overrides.pop("order_id", None) or next(counter)
-        return replace(base, order_id=order_id, client_order_id=f"C-{order_id}", **overrides)  # type: ignore[arg-type]
+        fields = {"client_order_id": f"C-{order_id}", "request_id": str(order_id), **overrides}
+        return replace(base, order_id=order_id, **fields)  # type: ignore[arg-type]
 
     return make

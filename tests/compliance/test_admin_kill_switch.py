@@ -45,7 +45,9 @@ def test_halt_an_account_in_two_clicks_and_cancel_its_open_orders(
 ) -> None:
     a, b = two_accounts
     mine = [buy(actor, a), buy(actor, a)]
+    unsent = buy(actor, a)  # still in the outbox: canceled here at once
     other = buy(actor, b)
+    OrderInstruction.objects.filter(order__in=mine).update(status="done")  # these are at the venue
     client.force_login(compliance_user)
     # Click 1: the account page offers the control.
     page = client.get(f"/admin/accounts/tradingaccount/{a.pk}/change/").content.decode()
@@ -69,6 +71,10 @@ def test_halt_an_account_in_two_clicks_and_cancel_its_open_orders(
             "Suspicious activity",
         )
         assert OrderInstruction.objects.filter(order=order, action="cancel", status="pending").exists()
+    unsent.refresh_from_db()
+    assert unsent.status == "canceled" and unsent.hold.remaining == 0
+    assert OrderEvent.objects.get(order=unsent, kind="canceled").initiator == "kill_switch"
+    assert not OrderInstruction.objects.filter(order=unsent, action="cancel").exists()
     other.refresh_from_db()
     assert other.status == "pending_new"
     assert not OrderInstruction.objects.filter(order=other, action="cancel").exists()
@@ -76,7 +82,7 @@ def test_halt_an_account_in_two_clicks_and_cancel_its_open_orders(
     assert buy(actor, a).reject_reason == "trading_halted"
     assert buy(actor, b).status == "pending_new"
     followed = client.get(done["Location"]).content.decode()
-    assert "2 open order(s) sent for cancel" in followed
+    assert "3 open order(s) canceled or sent for cancel" in followed
 
 
 def test_a_reason_is_required_and_nothing_changes_without_one(client, two_accounts, actor, compliance_user) -> None:
@@ -121,7 +127,7 @@ def test_global_halt_from_the_trading_state_list(client, two_accounts, actor, co
     assert response.status_code == 302 and response["Location"] == "/admin/risk/tradingstate/"
     for order in orders:
         order.refresh_from_db()
-        assert order.status == "pending_cancel"
+        assert order.status == "canceled"  # neither had left the outbox
     assert buy(actor, b).reject_reason == "trading_halted"
     client.post(url("global", None, "active"), {"reason": "Incident over"})
     assert buy(actor, b).status == "pending_new"

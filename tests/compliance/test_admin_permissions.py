@@ -60,6 +60,8 @@ def test_compliance_reads_everything_and_changes_only_its_controls() -> None:
         "risk.change_risklimits",
         "compliance.review_exception",
         "compliance.change_compliancealert",
+        "compliance.run_reconciliation",
+        "brokers.replay_report",
     }
     for needed in (
         "ledger.view_journaltransaction",
@@ -77,13 +79,15 @@ def test_compliance_reads_everything_and_changes_only_its_controls() -> None:
         assert needed in granted, needed
 
 
-def test_operations_reads_operations_and_changes_instruments_and_prices() -> None:
+def test_operations_reads_operations_changes_instruments_and_prices_and_runs_broker_routes() -> None:
     granted = perms(OPERATIONS)
     writes = {p for p in granted if not p.split(".")[1].startswith("view_")}
     assert writes == {
         "instruments.change_instrument",
         "instruments.add_referenceprice",
         "instruments.change_referenceprice",
+        "brokers.pause_broker",
+        "brokers.close_dead_order",
     }
     assert {"orders.view_order", "ledger.view_journalentry", "accounts.view_tradingaccount"} <= granted
     assert "auditlog.view_logentry" not in granted

@@ -115,7 +115,7 @@ def late_filled(actor, account):  # type: ignore[no-untyped-def]
 
 def dead_letter(actor, account):  # type: ignore[no-untyped-def]
     order = place(actor, account)
-    item = report(order, ExecType.CANCEL_REJECTED)  # nothing to reject: cannot be applied
+    item = report(order, ExecType.FILL, "11", "100.00")  # 11 of 10: an overfill, cannot be applied
     assert intake.receive("paper", item) == "dead"
     return ExecutionReportRecord.objects.get(exec_id=item.exec_id)
 

@@ -27,6 +27,13 @@ pytestmark = pytest.mark.django_db
 _ids = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _books_only(settings):  # type: ignore[no-untyped-def]
+    """These tests are about our own books: no broker is enabled (the brokers have their own
+    tests, test_broker_reconciliation.py; the fills here come from no venue)."""
+    settings.BROKERS = {}
+
+
 def sql(statement: str, params: list[object]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
@@ -140,6 +147,8 @@ def test_the_nightly_task_runs_it_and_is_scheduled(holding):
         "differences": 1,
         "recorded": [brk.pk],
         "already_open": 0,
+        "brokers": {},
+        "alerts": [],
     }
     assert reconcile_task()["recorded"] == []
     from config.celery_app import app

@@ -72,7 +72,8 @@ def test_partial_then_full_fill_books_cash_shares_fees_and_releases_the_rest(ric
     assert intake.receive("paper", report(order, ExecType.PARTIAL_FILL, "4", "99.50", "1.00")) == "applied"
     order.refresh_from_db()
     assert (order.status, order.filled_quantity) == ("partially_filled", Decimal("4"))
-    assert balance(rich, Purpose.CASH_RESERVED) == Decimal("602.00")
+    # 6 x 100.00 still to buy; the commission estimate (1.00) was charged by the first fill
+    assert balance(rich, Purpose.CASH_RESERVED) == Decimal("600.00")
     assert intake.receive("paper", report(order, ExecType.FILL, "6", "100.00", "1.00")) == "applied"
     order.refresh_from_db()
     assert order.status == "filled"
@@ -179,7 +180,8 @@ def test_replace_of_a_partially_filled_order_keeps_the_fill_and_resizes_the_hold
         Decimal("101.00"),
         4,
     )
-    assert balance(rich, Purpose.CASH_RESERVED) == Decimal("405.00")  # 4 x 101.00 + 1.00 fee estimate
+    # 4 x 101.00 still to buy; the commission estimate for 8 (1.00) was charged by the first fill
+    assert balance(rich, Purpose.CASH_RESERVED) == Decimal("404.00")
     assert verify().ok
 
 
@@ -203,8 +205,10 @@ def test_replace_upwards_grows_the_hold_or_is_refused(account, instrument, actor
 
 
 def test_illegal_transitions_and_overfills_are_dead_lettered_not_applied(rich, instrument, actor):
-    order = buy(actor, rich)
-    assert intake.receive("paper", report(order, ExecType.CANCEL_REJECTED, exec_id="bad-1")) == "dead"
+    refused, order = buy(actor, rich), buy(actor, rich)
+    assert intake.receive("paper", report(refused, ExecType.REJECTED, text="no")) == "applied"
+    # Nothing was ever working at the venue: a fill of a refused order is illegal.
+    assert intake.receive("paper", report(refused, ExecType.FILL, "1", "100.00", exec_id="bad-1")) == "dead"
     assert intake.receive("paper", report(order, ExecType.FILL, "11", "100.00", exec_id="bad-2")) == "dead"
     order.refresh_from_db()
     assert (order.status, order.filled_quantity) == ("pending_new", 0)
@@ -229,7 +233,8 @@ def test_terminal_order_cannot_be_canceled(rich, instrument, actor):
 def test_fill_query_count(rich, instrument, actor, django_assert_max_num_queries):
     order = buy(actor, rich)
     intake.receive("paper", report(order, ExecType.PARTIAL_FILL, "1", "100.00", "1.00"))
-    with django_assert_max_num_queries(15 + 4):  # + two SAVEPOINT/RELEASE pairs inside the test transaction
+    # 15 to book it, 1 to acknowledge it to the adapter, + two SAVEPOINT/RELEASE pairs inside the test transaction
+    with django_assert_max_num_queries(16 + 4):
         intake.receive("paper", report(order, ExecType.PARTIAL_FILL, "1", "100.00", "1.00"))
     assert Order.objects.get(pk=order.pk).filled_quantity == 2
 

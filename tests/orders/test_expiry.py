@@ -41,8 +41,11 @@ def buy(actor, account, tif):
     )
 
 
-def test_day_orders_expire_and_release_their_holds_gtc_orders_stay(rich, instrument, actor):
+def test_day_orders_expire_when_the_venue_confirms_gtc_orders_stay(rich, instrument, actor):
+    """Defect 8: the hold of a DAY order at the venue is kept until the venue confirms the cancel
+    that the expiry sent, so a fill the venue executed before it saw the cancel is covered."""
     day, gtc = buy(actor, rich, "day"), buy(actor, rich, "gtc")
+    OrderInstruction.objects.filter(order__in=[day, gtc]).update(status="done")  # both at the venue
     intake.receive(
         "paper",
         ExecutionReport(
@@ -52,34 +55,53 @@ def test_day_orders_expire_and_release_their_holds_gtc_orders_stay(rich, instrum
             last_quantity=Decimal("4"),
             last_price=Decimal("95.00"),
             fee=Decimal("1.00"),
+            cumulative_quantity=Decimal("4"),
         ),
     )
     assert day_orders_expire(actor=actor, session_close=datetime.now(UTC) + timedelta(seconds=1)) == 1
     day.refresh_from_db()
     gtc.refresh_from_db()
-    assert (day.status, day.filled_quantity) == ("expired", 4)
+    assert (day.status, day.filled_quantity) == ("pending_cancel", 4)
     assert gtc.status == "pending_new"
-    assert balance(rich, Purpose.CASH_RESERVED) == gtc.hold.remaining == Decimal("951.00")
-    assert day.events.get(kind="expired").initiator == "expiry"
+    assert day.events.get(kind="cancel_requested").initiator == "expiry"
     assert OrderInstruction.objects.filter(order=day, action="cancel").exists()
-    # the venue's answer to our cancel changes nothing; a late fill is still booked and flagged
-    assert (
-        intake.receive("paper", ExecutionReport(exec_id="c1", order_id=day.pk, exec_type=ExecType.CANCELED))
-        == "applied"
+    # still held: 6 x 95.00 (the commission estimate was charged by the first fill)
+    assert day.hold.remaining == Decimal("570.00")
+    assert balance(rich, Purpose.CASH_RESERVED) == Decimal("570.00") + Decimal("951.00")
+    assert day_orders_expire(actor=actor, session_close=datetime.now(UTC)) == 1  # still open: looked at again,
+    assert OrderInstruction.objects.filter(order=day, action="cancel").count() == 1  # but one cancel is enough
+    # the venue filled 1 more before it saw the cancel: booked from the hold, not from available cash
+    available = balance(rich)
+    fill = ExecutionReport(
+        exec_id="p2",
+        order_id=day.pk,
+        exec_type=ExecType.PARTIAL_FILL,
+        last_quantity=Decimal("1"),
+        last_price=Decimal("95.00"),
+        cumulative_quantity=Decimal("5"),
     )
-    intake.receive(
-        "paper",
-        ExecutionReport(
-            exec_id="p2",
-            order_id=day.pk,
-            exec_type=ExecType.PARTIAL_FILL,
-            last_quantity=Decimal("1"),
-            last_price=Decimal("95.00"),
-        ),
+    assert intake.receive("paper", fill) == "applied"
+    assert balance(rich) == available
+    confirmed = ExecutionReport(
+        exec_id="c1", order_id=day.pk, exec_type=ExecType.CANCELED, cumulative_quantity=Decimal(5)
     )
+    assert intake.receive("paper", confirmed) == "applied"
     day.refresh_from_db()
-    assert (day.status, day.filled_quantity, day.needs_review) == ("expired", 5, True)
+    assert (day.status, day.filled_quantity, day.needs_review) == ("expired", 5, False)
+    assert day.events.get(kind="expired").initiator == "expiry"
+    assert balance(rich, Purpose.CASH_RESERVED) == gtc.hold.remaining == Decimal("951.00")
+    assert balance(rich) == available + Decimal("475.00")  # 5 x 95.00 released
     assert day_orders_expire(actor=actor, session_close=datetime.now(UTC)) == 0  # idempotent
+
+
+def test_a_day_order_never_sent_expires_here_at_once(rich, instrument, actor):
+    order = buy(actor, rich, "day")
+    assert day_orders_expire(actor=actor, session_close=datetime.now(UTC) + timedelta(seconds=1)) == 1
+    order.refresh_from_db()
+    assert order.status == "expired" and balance(rich, Purpose.CASH_RESERVED) == 0
+    assert list(OrderInstruction.objects.filter(order=order).values_list("action", "status")) == [
+        ("submit", "withdrawn")
+    ]
 
 
 def test_orders_placed_after_the_close_wait_for_the_next_one(rich, instrument, actor):

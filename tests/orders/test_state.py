@@ -11,8 +11,8 @@ from apps.orders.state import TRANSITIONS, Event, IllegalTransition, Overfill, P
 S, E = Status, Event
 
 
-def at(status, quantity="10", filled="0", acked=True):
-    return Position(status, Decimal(quantity), Decimal(filled), acked)
+def at(status, quantity="10", filled="0", acked=True, replacing=False):
+    return Position(status, Decimal(quantity), Decimal(filled), acked, replace_pending=replacing)
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,24 @@ def at(status, quantity="10", filled="0", acked=True):
         (at(S.PENDING_NEW, acked=False), E.CANCELED, "0", S.CANCELED),
         (at(S.NEW), E.EXPIRE, "0", S.EXPIRED),
         (at(S.EXPIRED), E.CANCELED, "0", S.EXPIRED),
+        # A replace and a cancel outstanding at once (FIX 4.4 Appendix D): pending cancel outranks.
+        (at(S.PENDING_REPLACE, replacing=True), E.CANCEL_REQUEST, "0", S.PENDING_CANCEL),
+        (at(S.PENDING_CANCEL, quantity="20"), E.REPLACED, "0", S.PENDING_CANCEL),  # replaced, cancel still pending
+        (at(S.PENDING_CANCEL, quantity="20"), E.FILL, "20", S.FILLED),  # then filled at the new quantity
+        (at(S.PENDING_CANCEL, quantity="5", filled="5"), E.REPLACED, "0", S.FILLED),
+        (at(S.PENDING_CANCEL), E.REPLACE_REJECT, "0", S.PENDING_CANCEL),
+        (at(S.PENDING_CANCEL, replacing=True), E.CANCEL_REJECT, "0", S.PENDING_REPLACE),  # replace still open
+        (at(S.PENDING_CANCEL, acked=False), E.REJECT, "0", S.REJECTED),  # refused before the cancel arrived
+        # Answers to requests that are no longer pending (stale, reordered) change nothing.
+        (at(S.NEW), E.CANCEL_REJECT, "0", S.NEW),
+        (at(S.PARTIALLY_FILLED, filled="2"), E.REPLACE_REJECT, "0", S.PARTIALLY_FILLED),
+        (at(S.PENDING_REPLACE, replacing=True), E.REPLACE_REJECT, "0", S.PENDING_REPLACE),  # not the pending one
+        (at(S.CANCELED), E.REPLACE_REJECT, "0", S.CANCELED),
+        (at(S.NEW, quantity="20"), E.REPLACED, "0", S.NEW),  # unsolicited, or after an implied replace
+        # The venue refused the order, then answers the cancel (or replace) that reached it after:
+        # "too late". Found by the simulation (seed 9): it was dead-lettered as illegal.
+        (at(S.REJECTED), E.CANCEL_REJECT, "0", S.REJECTED),
+        (at(S.REJECTED), E.REPLACE_REJECT, "0", S.REJECTED),
     ],
 )
 def test_allowed_transitions(position, event, fill, expected):
@@ -52,8 +70,8 @@ def test_allowed_transitions(position, event, fill, expected):
         (at(S.REJECTED), E.CANCEL_REQUEST),
         (at(S.FILLED, filled="10"), E.CANCEL_REQUEST),
         (at(S.CANCELED), E.REPLACE_REQUEST),
-        (at(S.NEW), E.REPLACED),  # no replace was pending
-        (at(S.NEW), E.CANCEL_REJECT),
+        (at(S.REJECTED), E.REPLACED),  # nothing was ever working
+        (at(S.NEW), E.REJECT),  # acknowledged: the venue cannot reject it any more
         (at(S.PENDING_NEW, acked=False), E.REPLACE_REQUEST),
         (at(S.EXPIRED), E.CANCEL_REQUEST),
     ],

@@ -4,7 +4,8 @@ It is the executable spec of what a plugin must do (see docs/plugins.md): every 
 order is acknowledged and filled at once, in full, at the limit price if it has one, else at
 the fixed ``price``; anything unsupported is REJECTED; cancels and replaces are answered
 with CANCEL_REJECTED / REPLACE_REJECTED (nothing ever rests); ``submit`` is idempotent by
-order id; every report is kept for ``order_status``; nothing arrives later, so ``poll`` is empty.
+order id; every report is kept for ``order_status``, and handed out again by ``poll`` until it
+is acknowledged; nothing ever rests, so ``open_orders`` is empty.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from apps.brokers.interface import (
+    BrokerOrder,
     BrokerPosition,
     Capabilities,
     ExecType,
@@ -38,8 +40,9 @@ class DummyBroker:
         self.fee = Decimal(str(settings["fee"]))
         self._reports: dict[int, list[ExecutionReport]] = {}
         self._orders: dict[int, OrderTicket] = {}
+        self._unacknowledged: dict[str, ExecutionReport] = {}
 
-    def _report(self, order_id: int, exec_type: ExecType, **fields: object) -> ExecutionReport:
+    def _report(self, order_id: int, exec_type: ExecType, request_id: str = "", **fields: object) -> ExecutionReport:
         history = self._reports.setdefault(order_id, [])
         known = order_id in self._orders
         report = ExecutionReport(
@@ -48,9 +51,11 @@ class DummyBroker:
             exec_type=exec_type,
             broker_order_id=f"DUMMY-{order_id}" if known else "",
             broker_time=datetime.now(UTC),
+            request_id=request_id or (self._orders[order_id].request_id if known else ""),
             **fields,  # type: ignore[arg-type]
         )
         history.append(report)
+        self._unacknowledged[report.exec_id] = report
         return report
 
     def submit(self, ticket: OrderTicket) -> Sequence[ExecutionReport]:
@@ -81,13 +86,22 @@ class DummyBroker:
 
     def cancel(self, ticket: OrderTicket) -> Sequence[ExecutionReport]:
         text = "the order is done" if ticket.order_id in self._orders else "unknown order"
-        return [self._report(ticket.order_id, ExecType.CANCEL_REJECTED, text=text, **self._done(ticket.order_id))]
+        return [
+            self._report(
+                ticket.order_id,
+                ExecType.CANCEL_REJECTED,
+                request_id=ticket.request_id,
+                text=text,
+                **self._done(ticket.order_id),
+            )
+        ]
 
     def replace(self, ticket: OrderTicket, request: ReplaceRequest) -> Sequence[ExecutionReport]:
         return [
             self._report(
                 ticket.order_id,
                 ExecType.REPLACE_REJECTED,
+                request_id=ticket.request_id,
                 text="replace is not supported",
                 **self._done(ticket.order_id),
             )
@@ -97,7 +111,14 @@ class DummyBroker:
         return list(self._reports.get(ticket.order_id, []))
 
     def poll(self) -> Sequence[ExecutionReport]:
-        return []
+        return list(self._unacknowledged.values())
+
+    def acknowledge(self, exec_ids: Sequence[str]) -> None:
+        for exec_id in exec_ids:
+            self._unacknowledged.pop(exec_id, None)
+
+    def open_orders(self) -> Sequence[BrokerOrder]:
+        return []  # everything fills at once
 
     def positions(self) -> Sequence[BrokerPosition]:
         net: dict[tuple[str, str], Decimal] = {}

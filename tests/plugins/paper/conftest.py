@@ -52,10 +52,33 @@ def set_price(actor, clock):
     return set_price
 
 
+class AcknowledgingPaperBroker(PaperBroker):
+    """The paper broker as the host drives it: every report it hands out is acknowledged at once
+    (the intake records it), so ``poll`` answers only what is new. The matching-rule tests use
+    it; redelivery until acknowledgement is the adapter contract's business (test_contract.py)."""
+
+    def _acknowledged(self, reports):  # type: ignore[no-untyped-def]
+        reports = list(reports)
+        self.acknowledge([r.exec_id for r in reports])
+        return reports
+
+    def submit(self, ticket):  # type: ignore[no-untyped-def]
+        return self._acknowledged(super().submit(ticket))
+
+    def cancel(self, ticket):  # type: ignore[no-untyped-def]
+        return self._acknowledged(super().cancel(ticket))
+
+    def replace(self, ticket, request):  # type: ignore[no-untyped-def]
+        return self._acknowledged(super().replace(ticket, request))
+
+    def poll(self):  # type: ignore[no-untyped-def]
+        return self._acknowledged(super().poll())
+
+
 @pytest.fixture
 def make_broker(clock):
     def make(**settings: object) -> PaperBroker:
-        return PaperBroker(PaperSettings.parse(settings), clock=clock)
+        return AcknowledgingPaperBroker(PaperSettings.parse(settings), clock=clock)
 
     return make
 

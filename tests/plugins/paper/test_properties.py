@@ -23,12 +23,11 @@ from hypothesis import strategies as st
 
 from apps.brokers.interface import FILL_TYPES, ExecType, OrderTicket, ReplaceRequest
 from apps.instruments.services import reference_price_set
-from plugins.paper.adapter import PaperBroker
 from plugins.paper.commission import commission_for
 from plugins.paper.config import PaperSettings
 from plugins.paper.models import PaperOrder
 from tests.brokers.contract import check_history
-from tests.plugins.paper.conftest import Clock
+from tests.plugins.paper.conftest import AcknowledgingPaperBroker, Clock
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +69,7 @@ def test_random_sequences_keep_the_invariants(acme, actor, opening, operations, 
     reference_price_set(actor=actor, instrument=acme, price="100.00")
     clock = Clock()
     config = PaperSettings(slippage_bps=D(slippage), partial_fill_quantity=D(partial) if partial else None)
-    broker = PaperBroker(config, clock=clock)
+    broker = AcknowledgingPaperBroker(config, clock=clock)
     account = f"PROP-{next(EXAMPLES)}"
     tickets: list[OrderTicket] = []
     answered: list = []
