@@ -26,7 +26,7 @@ from apps.ledger.selectors import asset_get
 from apps.ledger.services import ledger_accounts_resolve
 from apps.orders import errors
 from apps.orders.events import event
-from apps.orders.holds import release_excess
+from apps.orders.holds import hold_needed, release_excess
 from apps.orders.models import EventKind, Fill, Initiator, Order
 from apps.orders.positions import apply_fill, position_lock
 from apps.orders.state import Event, Position, Status, next_status
@@ -46,10 +46,14 @@ def _post(
     currency: Asset,
     notional: Decimal,
     fee: Decimal,
+    keep: Decimal,
 ) -> tuple[JournalTransaction, dict[int, LockedAccount], Hold | None]:
     """The fill's journal transaction: shares and cash between the client and the street, the
-    commission to fee income (a rebate from it), captured from the order's hold (any shortfall
-    from available)."""
+    commission to fee income (a rebate from it), captured from the order's hold as far as the
+    hold holds more than ``keep`` (what it must still reserve once this fill is booked); the rest
+    from available. A fill dearer than its hold reserved for it (a fill under terms a replace has
+    since lowered, a market order above its estimate) so never leaves the order's outstanding
+    units uncovered (found by the simulation, seed 133477991)."""
     quantity = report.last_quantity
     instrument = order.instrument
     owner = order.account_id
@@ -75,11 +79,11 @@ def _post(
     if order.side == "buy":
         owed = notional + fee  # cash the client pays (less for a rebate)
         legs = {street_cash.pk: notional, fee_income.pk: fee, shares.pk: quantity, street_shares.pk: -quantity}
-        from_hold, shortfall_account = _from_hold(hold, owed), cash.pk
+        from_hold, shortfall_account = _from_hold(hold, owed, keep), cash.pk
         shortfall = owed - from_hold
     else:
         legs = {street_shares.pk: quantity, street_cash.pk: -notional, fee_income.pk: fee, cash.pk: notional - fee}
-        from_hold, shortfall_account = _from_hold(hold, quantity), shares.pk
+        from_hold, shortfall_account = _from_hold(hold, quantity, keep), shares.pk
         shortfall = quantity - from_hold
     if shortfall:
         legs[shortfall_account] = legs.get(shortfall_account, Decimal(0)) - shortfall
@@ -114,10 +118,10 @@ def _post(
     return txn, accounts, hold
 
 
-def _from_hold(hold: Hold | None, wanted: Decimal) -> Decimal:
+def _from_hold(hold: Hold | None, wanted: Decimal, keep: Decimal) -> Decimal:
     if hold is None or hold.status != "active" or wanted <= 0:
         return Decimal(0)
-    return min(hold.remaining, wanted)
+    return min(max(hold.remaining - keep, Decimal(0)), wanted)
 
 
 def book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int, now: datetime) -> None:
@@ -133,7 +137,19 @@ def book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int,
     scale = currency.scale
     notional = cash_of(quantity, price, scale)
     fee = report.fee.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
-    txn, accounts, hold = _post(order, broker, report, actor_id, currency=currency, notional=notional, fee=fee)
+    order.filled_quantity += quantity
+    order.filled_notional += quantity * price
+    order.average_fill_price = (order.filled_notional / order.filled_quantity).quantize(Decimal("0.00000001"))
+    order.fees += fee
+    order.venue_cumulative_quantity = max(order.venue_cumulative_quantity, order.filled_quantity)
+    order.status = new_status
+    if order.status == Status.FILLED:
+        order.pending_replace = None  # nothing is left to replace
+    order.needs_review = order.needs_review or late
+    keep = hold_needed(order, scale)  # with this fill counted
+    txn, accounts, hold = _post(
+        order, broker, report, actor_id, currency=currency, notional=notional, fee=fee, keep=keep
+    )
     Fill.objects.create(
         order=order,
         broker=broker,
@@ -146,15 +162,6 @@ def book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int,
         transaction=txn,
         late=late,
     )
-    order.filled_quantity += quantity
-    order.filled_notional += quantity * price
-    order.average_fill_price = (order.filled_notional / order.filled_quantity).quantize(Decimal("0.00000001"))
-    order.fees += fee
-    order.venue_cumulative_quantity = max(order.venue_cumulative_quantity, order.filled_quantity)
-    order.status = new_status
-    if order.status == Status.FILLED:
-        order.pending_replace = None  # nothing is left to replace
-    order.needs_review = order.needs_review or late
     order.updated_at = now
     order.save()
     position = position_lock(account_id=order.account_id, instrument_id=order.instrument_id, now=now)

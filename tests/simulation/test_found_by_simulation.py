@@ -157,3 +157,33 @@ def test_a_fill_under_the_old_terms_while_a_replace_is_pending_leaves_the_new_te
     assert (order.status, order.quantity, order.filled_quantity) == ("filled", Decimal(18), Decimal(18))
     assert Hold.objects.get(pk=order.hold_id).status != "active"
     assert verify().ok
+
+
+def test_a_fill_under_the_old_terms_reported_after_the_replace_leaves_the_rest_covered(sim, account):
+    """Seed 133477991: buy 11 @ 99 replaced to 10 @ 97. The venue filled 2 at the old 99 before it
+    applied the replace, and that fill was reported after the REPLACED. The REPLACED released the
+    hold down to 10 x 97; the fill then took 2 x 99 from it, and the 8 left were 4.00 short. A fill
+    dearer than its hold reserved now pays the difference from available cash."""
+    order = resting_buy(account, quantity="11", limit="99.00")
+    sim.fill_some(order.pk, forced=True, quantity=Decimal(2))  # at 99; its report waits for a poll
+    order_replace(actor=system_actor(), order_id=order.pk, quantity="10", limit_price="97.00")
+    relay.relay_once()  # REPLACED: 10 @ 97, 2 executed
+    order.refresh_from_db()
+    hold = Hold.objects.get(pk=order.hold_id)
+    assert (order.quantity, order.filled_quantity, order.venue_cumulative_quantity) == (10, 0, 2)
+    assert hold.remaining == hold_needed(order) == 10 * 97 + Decimal("1.00")
+
+    relay.poll_brokers()  # the fill: 2 @ 99
+    order.refresh_from_db()
+    hold.refresh_from_db()
+    fill = Fill.objects.get(order=order)
+    assert (order.status, fill.quantity, fill.price) == ("partially_filled", 2, Decimal("99.00"))
+    assert hold.remaining == hold_needed(order) == 8 * 97 + Decimal("1.00") - order.fees
+    assert hold.captured == 2 * 97  # what it reserved for those two; the other 4.00 from available
+
+    sim.fill_some(order.pk, forced=True, quantity=Decimal(8))
+    relay.poll_brokers()
+    order.refresh_from_db()
+    assert (order.status, order.filled_quantity) == ("filled", Decimal(10))
+    assert Hold.objects.get(pk=order.hold_id).status != "active"
+    assert verify().ok
