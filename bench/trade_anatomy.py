@@ -14,12 +14,13 @@ from bench import anatomy, trade
 
 PLACE_STEPS = (
     "order_place",
-    "attempt",
-    "balance_accounts",
-    "ledger_accounts_for",
+    "order_place_batch",
+    "_prepare",
+    "ledger_accounts_resolve",
+    "_place_all",
     "lock_ledger_accounts",
-    "_replay",
-    "_place_locked",
+    "_existing_orders",
+    "place_locked",
     "snapshot",
     "account_activity",
     "effective_limits",

@@ -4,6 +4,7 @@ from django.urls import path
 
 from apps.accounts.api import views as accounts
 from apps.instruments.api import views as instruments
+from apps.orders.api import batch as order_batch
 from apps.orders.api import views as orders
 from apps.risk.api import views as risk
 from apps.users.api import views as auth
@@ -40,6 +41,7 @@ urlpatterns = [
         "restricted-instruments/<str:restriction_id>/", risk.RestrictionDetailView.as_view(), name="restriction-detail"
     ),
     path("orders/", orders.OrderListView.as_view(), name="order-list"),
+    path("orders/batch/", order_batch.OrderBatchView.as_view(), name="order-batch"),
     path("orders/<str:order_id>/", orders.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<str:order_id>/events/", orders.OrderEventListView.as_view(), name="order-events"),
     path("fills/", orders.FillListView.as_view(), name="fill-list"),

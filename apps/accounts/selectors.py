@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from apps.accounts.models import TradingAccount
@@ -10,6 +11,15 @@ from apps.core.ids import parse_id
 
 if TYPE_CHECKING:
     from apps.users.models import User
+
+
+def accounts_get_visible(user: User, account_ids: Iterable[int]) -> dict[int, TradingAccount]:
+    """The accounts among ``account_ids`` the user may view, by id, with ``can_trade`` annotated
+    (one query for any number)."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    return {a.pk: a for a in with_trade_flag(user, accounts_visible_to(user).filter(pk__in=ids))}
 
 
 def account_get_visible(user: User, account_id: object) -> TradingAccount | None:

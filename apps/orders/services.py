@@ -24,6 +24,7 @@ from apps.ledger.locks import LockedAccount
 from apps.ledger.models import Hold
 from apps.ledger.selectors import asset_get
 from apps.orders import errors, holds, risk_inputs
+from apps.orders.batch import order_place_batch
 from apps.orders.events import event
 from apps.orders.execution import machine
 from apps.orders.holds import Terms as HoldTerms
@@ -39,7 +40,14 @@ from apps.risk import checks
 if TYPE_CHECKING:
     from apps.users.models import User
 
-__all__ = ["order_cancel", "order_close_unrouted", "order_expire", "order_place", "order_replace"]
+__all__ = [
+    "order_cancel",
+    "order_close_unrouted",
+    "order_expire",
+    "order_place",
+    "order_place_batch",
+    "order_replace",
+]
 
 
 class RiskRefused(BusinessRuleViolation):

@@ -108,6 +108,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("restriction-detail", "DELETE"): Rule(Kind.COMPLIANCE, 204),
     ("order-list", "GET"): Rule(Kind.VISIBLE_LIST),
     ("order-list", "POST"): Rule(Kind.TRADE, 201),
+    ("order-batch", "POST"): Rule(Kind.TRADE, 201),  # each order's answer (see ``send``)
     ("order-detail", "GET"): Rule(Kind.ACCOUNT_READ),
     ("order-detail", "PATCH"): Rule(Kind.TRADE),
     ("order-detail", "DELETE"): Rule(Kind.TRADE, 202),
@@ -262,6 +263,21 @@ REQUESTS: dict[tuple[str, str], Builder] = {
             "client_order_id": _key("order"),
         }
     ),
+    ("order-batch", "POST"): lambda mw, role, t: Call(
+        body={
+            "orders": [
+                {
+                    "account": t.account,
+                    "symbol": "ACME",
+                    "side": "buy",
+                    "type": "limit",
+                    "quantity": "5",
+                    "limit_price": "99.50",
+                    "client_order_id": _key("batch"),
+                }
+            ]
+        }
+    ),
     ("order-detail", "GET"): lambda mw, role, t: Call(_order(t)),
     ("order-detail", "PATCH"): lambda mw, role, t: Call(_order(t), {"limit_price": "98.50"}),
     ("order-detail", "DELETE"): lambda mw, role, t: Call(_order(t)),
@@ -270,7 +286,7 @@ REQUESTS: dict[tuple[str, str], Builder] = {
 }
 
 # Endpoints whose target is in the body rather than the path (an unknown one answers 404 too).
-BODY_TARGETS = frozenset({("order-list", "POST")})
+BODY_TARGETS = frozenset({("order-list", "POST"), ("order-batch", "POST")})
 
 
 def targets_of(mw: MatrixWorld) -> Targets:
@@ -291,7 +307,30 @@ def send(mw: MatrixWorld, route: str, method: str, role: str, targets: Targets, 
     call = REQUESTS[(route, method)](mw, role, targets)
     url = reverse(f"{NAMESPACE}:{route}", kwargs=call.kwargs)
     handler = getattr(client or mw.client(role), method.lower())
-    return handler(url, call.body, format="json") if call.body is not None else handler(url)
+    response = handler(url, call.body, format="json") if call.body is not None else handler(url)
+    if route == "order-batch" and response.status_code == 200:
+        return BatchItemAnswer(response)
+    return response
+
+
+class BatchItemAnswer:
+    """A batch of one order read as the answer to that order: the batch itself answers 200 to
+    anyone authenticated, and each order carries the status ``POST /orders/`` would have given."""
+
+    def __init__(self, response: Any) -> None:
+        (self.item,) = response.json()["results"]
+        self.status_code = self.item["status"]
+        self.content = response.content
+        self.headers = {"Content-Type": PROBLEM if "problem" in self.item else "application/json"}
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name]
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.headers.get(name, default)
+
+    def json(self) -> Any:
+        return self.item.get("problem", self.item.get("order"))
 
 
 def assert_answer(response: Any, expected: int, label: str) -> None:

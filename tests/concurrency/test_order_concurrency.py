@@ -213,3 +213,81 @@ def test_concurrent_duplicates_place_one_order(acme):
     assert reserved.balance == rounds * PER_ORDER
     assert ledger_account(account, Purpose.CASH_AVAILABLE, "USD").balance == Decimal("10000.00") - rounds * PER_ORDER
     assert verify().ok
+
+
+# --- (g) batches racing over the same accounts ---------------------------------------------------
+
+
+def test_concurrent_batches_over_the_same_accounts_never_overspend_or_deadlock(acme):
+    """Eight threads each place one batch of eight buys spread over four accounts, each account
+    funded for exactly five orders, every batch naming the accounts in its own order: all the
+    balance rows of a batch are locked in one statement in key order, so no batch deadlocks
+    another, and each account accepts exactly five orders across all the batches."""
+    from apps.orders.batch import OrderRequest, order_place_batch
+
+    accounts = [TradingAccountFactory(name=f"Batch race {n}") for n in range(4)]
+    for account in accounts:
+        fund(account, COVERED * PER_ORDER, f"batch-race-{account.pk}")
+
+    def batch(i: int) -> list[Any]:
+        mine = accounts[i % 4 :] + accounts[: i % 4]  # a different account order per thread
+        requests = [
+            OrderRequest(
+                account=mine[k % 4],
+                symbol="ACME",
+                side="buy",
+                type="limit",
+                quantity=QUANTITY,
+                limit_price=PRICE,
+                client_order_id=f"batch-{i}-{k}",
+            )
+            for k in range(8)
+        ]
+        return order_place_batch(actor=system_actor(), requests=requests)
+
+    outcomes = run_in_threads(8, batch)
+    assert [o.error for o in outcomes] == [None] * 8
+    answers = [a for o in outcomes for a in o.value]
+    assert all(a.error is None and a.order is not None for a in answers)
+    for account in accounts:
+        accepted, rejected = split([a.order for a in answers if a.order.account_id == account.pk])
+        assert len(accepted) == COVERED and len(rejected) == 16 - COVERED
+        assert {o.reject_reason for o in rejected} == {"insufficient_buying_power"}
+        available = ledger_account(account, Purpose.CASH_AVAILABLE, "USD")
+        assert available.balance == 0 and never_negative(available)
+    assert verify().ok
+
+
+def test_concurrent_batches_with_the_same_client_order_ids_place_each_order_once(acme):
+    """Four threads send the same batch of six orders at once: each order is placed once, and every
+    other thread gets it back as a replay (the unique constraint, then a retry of the batch)."""
+    from apps.orders.batch import OrderRequest, order_place_batch
+
+    account = TradingAccountFactory(name="Batch replay race")
+    fund(account, Decimal("100000.00"), "batch-replay-race")
+    requests = [
+        OrderRequest(
+            account=account,
+            symbol="ACME",
+            side="buy",
+            type="limit",
+            quantity=QUANTITY,
+            limit_price=PRICE,
+            client_order_id=f"same-{k}",
+        )
+        for k in range(6)
+    ]
+    outcomes = run_in_threads(4, lambda i: order_place_batch(actor=system_actor(), requests=requests))
+    assert [o.error for o in outcomes] == [None] * 4
+    by_coid: dict[str, set[int]] = {}
+    fresh = 0
+    for outcome in outcomes:
+        for answer in outcome.value:
+            assert answer.error is None
+            by_coid.setdefault(answer.order.client_order_id, set()).add(answer.order.pk)
+            fresh += not answer.order.replayed
+    assert all(len(ids) == 1 for ids in by_coid.values()) and len(by_coid) == 6
+    assert fresh == 6
+    assert Order.objects.filter(account=account).count() == 6
+    assert Hold.objects.filter(order__account=account).count() == 6
+    assert verify().ok

@@ -44,6 +44,32 @@ class OrderEntryThrottle(UserRateThrottle):
     scope = "orders"
 
 
+class OrderBatchThrottle(OrderEntryThrottle):
+    """The same budget for a batch of orders, which spends one unit per order it carries (a
+    batch that would overdraw the budget is refused whole: 429, nothing placed)."""
+
+    duration: int  # set by SimpleRateThrottle from the rate
+    num_requests: int
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        orders = request.data.get("orders") if isinstance(request.data, dict) else None
+        self.weight = max(len(orders), 1) if isinstance(orders, list) else 1
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) + self.weight > self.num_requests:
+            return self.throttle_failure()
+        self.history[0:0] = [self.now] * self.weight
+        self.cache.set(self.key, self.history, self.duration)
+        return True
+
+
 class ActorBoundMixin:
     """After authentication, record the acting user in the request context (audit rows and
     order events read it)."""

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from apps.core.api.base import StrictSerializer
 from apps.core.api.fields import DecimalString, Money, Price
 from apps.core.ids import MAX_ID
+from apps.orders.batch import MAX_BATCH
 from apps.orders.models import OrderType, Side, TimeInForce
 
 
@@ -77,3 +78,28 @@ class FillSerializer(serializers.Serializer):
     price = Price()
     fee = Money()
     executed_at = serializers.DateTimeField()
+
+
+class OrderBatchSerializer(StrictSerializer):
+    """A batch's envelope; each item is validated on its own (an invalid item is answered 400
+    alone), so items are taken as given here."""
+
+    orders = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=MAX_BATCH)
+
+
+class OrderBatchRequestSchema(serializers.Serializer):
+    """The batch request as the schema documents it."""
+
+    orders = OrderCreateSerializer(many=True, help_text=f"1 to {MAX_BATCH} orders, each as POST /orders/ takes it.")
+
+
+class OrderBatchResultSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="What POST /orders/ would have answered for this order.")
+    order = OrderSerializer(required=False, help_text="With 201 (accepted) and 200 (a replay).")
+    problem = serializers.DictField(
+        required=False, help_text="With any other status: the problem details POST /orders/ would have returned."
+    )
+
+
+class OrderBatchResponseSerializer(serializers.Serializer):
+    results = OrderBatchResultSerializer(many=True, help_text="One per order, in request order.")
