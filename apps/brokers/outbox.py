@@ -20,6 +20,32 @@ def broker_for(account_id: int) -> str:
     return route or str(settings.DEFAULT_BROKER)
 
 
+def brokers_for(account_ids: list[int]) -> dict[int, str]:
+    """``broker_for`` for many accounts (one query)."""
+    routes = dict(
+        AccountRoute.objects.filter(account_id__in=sorted(set(account_ids))).values_list("account_id", "broker")
+    )
+    return {account_id: routes.get(account_id) or str(settings.DEFAULT_BROKER) for account_id in account_ids}
+
+
+def instructions_add(*, orders: list[tuple[int, str]], action: str, now: datetime) -> None:
+    """``instruction_add`` for many (order id, broker) pairs (one statement)."""
+    OrderInstruction.objects.bulk_create(
+        [
+            OrderInstruction(
+                order_id=order_id,
+                broker=broker,
+                action=action,
+                payload={},
+                status=InstructionStatus.PENDING,
+                available_at=now,
+                created_at=now,
+            )
+            for order_id, broker in orders
+        ]
+    )
+
+
 def submit_withdraw(*, order_id: int, now: datetime) -> bool:
     """Withdraw the order's submit if it never reached the venue: still waiting (or dead) and no
     attempt's outcome was unknown. Returns whether it was withdrawn; the order's other waiting

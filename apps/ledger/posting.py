@@ -68,7 +68,7 @@ def find_replay(idempotency_key: str, fingerprint: str) -> JournalTransaction | 
     return existing
 
 
-def _check(accounts: Mapping[int, LockedAccount], legs: Sequence[Leg], reserved_account_id: int | None) -> None:
+def check_legs(accounts: Mapping[int, LockedAccount], legs: Sequence[Leg], reserved_account_id: int | None) -> None:
     missing = [leg.account_id for leg in legs if leg.account_id not in accounts]
     if missing:
         raise errors.UnknownLedgerAccount(f"Unknown ledger account(s): {', '.join(map(str, missing))}.")
@@ -121,7 +121,7 @@ def post_locked(
     A concurrent twin of the same key that committed first is answered as a replay, even when
     this posting would now be refused (its twin already spent the funds)."""
     try:
-        _check(accounts, legs, reserved_account_id)
+        check_legs(accounts, legs, reserved_account_id)
     except ApplicationError:
         replay = find_replay(idempotency_key, fingerprint)
         if replay is not None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from apps.accounts.models import TradingAccount
 from apps.brokers import outbox
@@ -38,18 +39,21 @@ from apps.core.db import atomic_with_retry
 from apps.core.errors import ApplicationError
 from apps.instruments.models import Instrument
 from apps.ledger import locks as ledger_locks
+from apps.ledger.batching import KEY_CONSTRAINT
 from apps.ledger.models import Asset, LedgerAccount, Purpose
 from apps.ledger.selectors import asset_get
 from apps.ledger.services import ledger_accounts_resolve
 from apps.orders import errors
-from apps.orders.acceptance import place_locked
+from apps.orders.acceptance import Acceptance
 from apps.orders.models import Order
+from apps.orders.risk_inputs import BatchInputs
 from apps.orders.validation import Terms, check_against_instrument, client_order_id_or_new, parse_terms
 
 if TYPE_CHECKING:
     from apps.users.models import User
 
 ORDER_CONSTRAINT = "order_client_order_id_per_account"
+RACES = frozenset({ORDER_CONSTRAINT, KEY_CONSTRAINT})  # a concurrent twin committed first
 MAX_BATCH = 500
 RACE_RETRIES = 2  # a second attempt sees every conflicting order as a replay
 
@@ -104,7 +108,7 @@ def order_place_batch(*, actor: User, requests: Sequence[OrderRequest]) -> list[
             placed = _place_all(actor, ready)
         except IntegrityError as exc:
             constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-            if constraint != ORDER_CONSTRAINT or attempt == RACE_RETRIES - 1:
+            if constraint not in RACES or attempt == RACE_RETRIES - 1:
                 raise
             continue
         for item in ready:
@@ -191,30 +195,40 @@ def _balance_kinds(item: _Ready) -> list[tuple[str, Asset]]:
 def _place_all(actor: User, ready: list[_Ready]) -> dict[int, Placed]:
     locked = ledger_locks.lock_ledger_accounts(a.pk for item in ready for a in item.balances.values())
     existing = _existing_orders(ready)
+    fresh = [item for item in ready if (item.account.pk, item.coid) not in existing]
+    acceptance = Acceptance(
+        actor=actor,
+        locked=locked,
+        inputs=BatchInputs([(item.account.pk, item.instrument.pk) for item in fresh], timezone.now()),
+        brokers=outbox.brokers_for([item.account.pk for item in fresh]),
+    )
     answers: dict[int, Placed] = {}
-    accepted = False
+    twins: list[tuple[Order, _Ready]] = []  # items repeating an order of this batch: answered once it is stored
     for item in ready:
         key = (item.account.pk, item.coid)
         earlier = existing.get(key)
+        if earlier is not None and earlier.pk is None:
+            twins.append((earlier, item))
+            continue
         if earlier is not None:
             answers[item.index] = _replay_of(earlier, item)
             continue
-        order = place_locked(
-            actor=actor,
+        order = acceptance.decide(
             account=item.account,
             instrument=item.instrument,
             terms=item.terms,
             coid=item.coid,
             fp=item.fp,
-            locked=locked,
             balances=item.balances,
             currency=item.currency,
         )
         existing[key] = order
-        accepted = accepted or order.status != "rejected"
         answers[item.index] = Placed(order=order)
+    acceptance.write()
+    for earlier, item in twins:
+        answers[item.index] = _replay_of(earlier, item)
     faults.point("orders.place.before_commit")
-    if accepted:
+    if acceptance.routed:
         transaction.on_commit(outbox.kick)
     return answers
 

@@ -19,9 +19,9 @@ from apps.ledger.locks import LockedAccount
 from apps.ledger.models import Asset, LedgerAccount, Purpose
 from apps.ledger.services import ledger_accounts_for
 from apps.orders.models import Order
-from apps.orders.selectors import account_activity
+from apps.orders.selectors import account_activity, activities
 from apps.risk import checks
-from apps.risk.selectors import risk_context
+from apps.risk.selectors import risk_context, risk_contexts
 
 _STATE = """
 SELECT a.status, i.active, r.price, r.as_of
@@ -95,3 +95,80 @@ def snapshot(
         daily_notional=adjust.get("daily_notional", activity.daily_notional),
         open_buy_quantity=adjust.get("open_buy_quantity", activity.open_buy_quantity),
     )
+
+
+_STATES = """
+SELECT k.account_id, k.instrument_id, a.status, i.active, r.price, r.as_of
+  FROM unnest(%(accounts)s::bigint[], %(instruments)s::bigint[]) AS k(account_id, instrument_id)
+  JOIN accounts_tradingaccount a ON a.id = k.account_id
+  JOIN instruments_instrument i ON i.id = k.instrument_id
+  LEFT JOIN instruments_referenceprice r ON r.instrument_id = i.id
+"""
+
+
+class BatchInputs:
+    """What the checks read for a batch of orders, gathered under the batch's locks in three
+    queries (states and prices, activity, risk context), then kept running in memory: each order
+    decided is counted in, so the next order of the same account sees it as if it were stored."""
+
+    def __init__(self, pairs: list[tuple[int, int]], now: datetime) -> None:
+        self.now = now
+        pairs = sorted(set(pairs))
+        accounts = [p[0] for p in pairs]
+        with connection.cursor() as cursor:
+            cursor.execute(_STATES, {"accounts": accounts, "instruments": [p[1] for p in pairs]})
+            self.states = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
+        self.contexts = risk_contexts(pairs)
+        self.open_orders: dict[int, int] = dict.fromkeys(accounts, 0)
+        self.last_second: dict[int, int] = dict.fromkeys(accounts, 0)
+        self.daily_notional: dict[int, Decimal] = dict.fromkeys(accounts, Decimal(0))
+        self.open_buy: dict[tuple[int, int], Decimal] = {}
+        for (account, instrument), activity in activities(account_ids=accounts, now=now).items():
+            self.open_orders[account] += activity.open_orders
+            self.last_second[account] += activity.orders_last_second
+            self.daily_notional[account] += activity.daily_notional
+            self.open_buy[(account, instrument)] = activity.open_buy_quantity
+
+    def snapshot(
+        self,
+        *,
+        account_id: int,
+        instrument: Instrument,
+        currency: Asset,
+        balances: Mapping[str, LedgerAccount],
+        locked: Mapping[int, LockedAccount],
+    ) -> checks.Snapshot:
+        pair = (account_id, instrument.pk)
+        status, active, price, as_of = self.states[pair]
+        states, restricted, limits = self.contexts[pair]
+        shares = locked[balances[Purpose.POSITION_AVAILABLE].pk].balance
+        return checks.Snapshot(
+            account_status=status,
+            instrument_active=active,
+            currency_scale=currency.scale,
+            states=states,
+            restricted=restricted,
+            limits=limits,
+            reference_price=price,
+            reference_at=as_of,
+            now=self.now,
+            cash_available=locked[balances[Purpose.CASH_AVAILABLE].pk].balance,
+            position_available=shares,
+            position_total=shares + locked[balances[Purpose.POSITION_RESERVED].pk].balance,
+            open_orders=self.open_orders[account_id],
+            orders_last_second=self.last_second[account_id],
+            daily_notional=self.daily_notional[account_id],
+            open_buy_quantity=self.open_buy.get(pair, Decimal(0)),
+        )
+
+    def count(self, order: Order) -> None:
+        """Count a decided order in, as ``account_activity`` would count it once stored."""
+        account = order.account_id
+        self.last_second[account] += 1
+        if order.status == "rejected":
+            return
+        self.open_orders[account] += 1
+        self.daily_notional[account] += order.notional_estimate
+        if order.side == "buy":
+            pair = (account, order.instrument_id)
+            self.open_buy[pair] = self.open_buy.get(pair, Decimal(0)) + order.quantity

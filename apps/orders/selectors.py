@@ -51,6 +51,34 @@ def account_activity(*, account_id: int, instrument_id: int, now: datetime) -> A
     return Activity(open_orders, last_second, notional, open_buy)
 
 
+def activities(*, account_ids: list[int], now: datetime) -> dict[tuple[int, int], Activity]:
+    """``account_activity`` for many accounts at once, per (account, instrument) the account has
+    open or today's orders in (one query): sum a column over an account's rows for the account's
+    figure; ``open_buy_quantity`` is the instrument's own."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT account_id, instrument_id,
+                   count(*) FILTER (WHERE status = ANY(%(open)s)),
+                   count(*) FILTER (WHERE created_at > %(second)s),
+                   coalesce(sum(notional_estimate)
+                            FILTER (WHERE created_at >= %(day)s AND status <> 'rejected'), 0),
+                   coalesce(sum(quantity - filled_quantity) FILTER (WHERE status = ANY(%(open)s) AND side = 'buy'), 0)
+              FROM orders_order
+             WHERE account_id = ANY(%(accounts)s) AND (status = ANY(%(open)s) OR created_at >= %(day)s)
+             GROUP BY account_id, instrument_id
+            """,
+            {
+                "open": list(_OPEN),
+                "second": now - timedelta(seconds=1),
+                "day": day_start,
+                "accounts": sorted(set(account_ids)),
+            },
+        )
+        return {(row[0], row[1]): Activity(row[2], row[3], row[4], row[5]) for row in cursor.fetchall()}
+
+
 def order_get(order_id: int) -> Order | None:
     return Order.objects.select_related("instrument", "account").filter(pk=order_id).first()
 

@@ -59,3 +59,32 @@ def risk_context(*, account_id: int, instrument_id: int) -> tuple[dict[str, str]
         cursor.execute(_CONTEXT, {"account": account_id, "instrument": instrument_id})
         states, restricted, *limits = cursor.fetchone()
     return dict(states), bool(restricted), dict(zip(LIMIT_FIELDS, limits, strict=True))
+
+
+_CONTEXTS = """
+SELECT k.account_id, k.instrument_id, st.states, rs.restricted, {limits}
+  FROM unnest(%(accounts)s::bigint[], %(instruments)s::bigint[]) AS k(account_id, instrument_id)
+  LEFT JOIN risk_limits f ON f.account_id IS NULL
+  LEFT JOIN risk_limits a ON a.account_id = k.account_id
+ CROSS JOIN LATERAL (
+        SELECT coalesce(json_object_agg(scope, state), '{{}}'::json) AS states FROM risk_tradingstate t
+         WHERE t.scope = 'global' OR (t.scope = 'account' AND t.account_id = k.account_id)
+            OR (t.scope = 'instrument' AND t.instrument_id = k.instrument_id)) st
+ CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT 1 FROM risk_restrictedinstrument r
+                        WHERE r.instrument_id = k.instrument_id
+                          AND (r.account_id IS NULL OR r.account_id = k.account_id))
+               AS restricted) rs
+""".format(limits=", ".join(f"coalesce(a.{name}, f.{name})" for name in LIMIT_FIELDS))  # noqa: S608 - column names are constants
+
+
+def risk_contexts(
+    pairs: list[tuple[int, int]],
+) -> dict[tuple[int, int], tuple[dict[str, str], bool, dict[str, Any]]]:
+    """``risk_context`` for many (account, instrument) pairs in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTEXTS, {"accounts": [p[0] for p in pairs], "instruments": [p[1] for p in pairs]})
+        return {
+            (account, instrument): (dict(states), bool(restricted), dict(zip(LIMIT_FIELDS, limits, strict=True)))
+            for account, instrument, states, restricted, *limits in cursor.fetchall()
+        }

@@ -23,6 +23,9 @@ from tests.conftest import balance
 
 pytestmark = pytest.mark.django_db
 
+# reads before the locks (instruments, accounts, currency, balance rows), the lock, the replay
+# lookup, three risk reads, the routes, five writes; and a savepoint pair inside a test
+STATEMENTS_PER_BATCH = 17
 PER_ORDER = Decimal(1000) + fee_estimate(Decimal(10), 2)  # a limit buy of 10 @ 100.00 holds this
 
 
@@ -41,6 +44,11 @@ def buy(account, coid: str | None = None, **extra) -> OrderRequest:  # type: ign
     terms = {"symbol": "ACME", "side": "buy", "type": "limit", "quantity": "10", "limit_price": "100.00"}
     terms.update(extra)
     return OrderRequest(account=account, client_order_id=coid, **terms)
+
+
+def warm(actor, accounts) -> None:  # type: ignore[no-untyped-def]
+    """Open the accounts' position rows (a first order opens them: two more statements, once)."""
+    order_place_batch(actor=actor, requests=[buy(a, f"warm-{a.pk}", quantity="1") for a in accounts])
 
 
 def test_orders_of_one_account_in_one_batch_see_each_other_s_holds(account, instrument, actor, fund_with):
@@ -96,6 +104,7 @@ def test_a_batch_locks_every_balance_row_in_one_statement_and_finds_replays_in_o
     make_account, instrument, actor, fund_with
 ):
     accounts = [fund_with(make_account(), "50000") for _ in range(4)]
+    warm(actor, accounts)
     requests = [buy(accounts[i % 4], f"q-{i}") for i in range(20)]
     with CaptureQueriesContext(connection) as queries:
         answers = order_place_batch(actor=actor, requests=requests)
@@ -104,6 +113,26 @@ def test_a_batch_locks_every_balance_row_in_one_statement_and_finds_replays_in_o
     assert sum("FOR NO KEY UPDATE OF a" in s for s in sql) == 1  # all 16 balance rows, one statement
     assert sum("unnest" in s and "orders_order" in s for s in sql) == 1
     assert sum(s.startswith("SELECT") and "accounts_tradingaccount" in s and "IN" in s for s in sql) >= 1
+    assert len(sql) <= STATEMENTS_PER_BATCH
+
+
+def test_statements_per_batch_do_not_grow_with_its_orders(make_account, instrument, actor, fund_with):
+    """Set-based placement: a batch of 60 orders over 6 accounts takes as many statements as a
+    batch of one (buys and sells, accepted and rejected)."""
+    accounts = [fund_with(make_account(), "50000") for _ in range(6)]
+    warm(actor, accounts)
+    counts = []
+    for size in (1, 60):
+        requests = [
+            buy(accounts[i % 6], f"s{size}-{i}", **({"side": "sell"} if i % 5 == 4 else {})) for i in range(size)
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            answers = order_place_batch(actor=actor, requests=requests)
+        assert all(a.order is not None for a in answers)
+        counts.append(len(queries.captured_queries))
+    assert {a.order.status for a in answers if a.order} == {"pending_new", "rejected"}  # sells: no shares
+    assert counts[0] == counts[1] <= STATEMENTS_PER_BATCH
+    assert verify().ok
 
 
 def test_a_batch_of_one_costs_what_a_single_order_always_did(account, instrument, actor, fund_with):
