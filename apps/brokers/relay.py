@@ -71,9 +71,10 @@ def _claim_rows(now: datetime, limit: int, excluded: list[str], only: str = "") 
         return dict(cursor.fetchall())
 
 
-def _claim(limit: int) -> list[tuple[OrderInstruction, bool]]:
+def _claim(limit: int) -> list[tuple[OrderInstruction, bool, bool]]:
     """Claim ready instructions of the brokers that may be called; each comes with whether its
-    outcome was unknown (resolve first). A broker being probed gets one instruction."""
+    outcome was unknown (resolve first) and whether it is a probe. A broker being probed gets
+    one instruction."""
     now = timezone.now()
     with transaction.atomic(durable=True):
         # Instructions whose worker died mid-call: the outcome is unknown, never resend blindly.
@@ -104,7 +105,7 @@ def _claim(limit: int) -> list[tuple[OrderInstruction, bool]]:
         )
         faults.point("relay.claim.before_commit")
     order = sorted(rows, key=lambda r: (r.action != "cancel", r.pk))
-    return [(r, previous[r.pk] == InstructionStatus.UNKNOWN) for r in order]
+    return [(r, previous[r.pk] == InstructionStatus.UNKNOWN, r.broker in gate.probing) for r in order]
 
 
 _ANSWERS = {
@@ -158,9 +159,12 @@ def _finish(
     delay: timedelta | None = None,
     *,
     maybe_delivered: bool = False,
+    refund: bool = False,
 ) -> None:
     now = timezone.now()
     fields: dict[str, object] = {"status": status, "last_error": error[:4000]}
+    if refund:
+        fields["attempts"] = max(row.attempts - 1, 0)
     if maybe_delivered:
         fields["maybe_delivered"] = True
     if status == InstructionStatus.DONE:
@@ -178,18 +182,23 @@ def _put_back(row: OrderInstruction, was_unknown: bool) -> None:
     )
 
 
-def _process(row: OrderInstruction, was_unknown: bool) -> str | None:
-    """Send one instruction and book its answers; returns the error of a transport failure."""
+def _process(row: OrderInstruction, was_unknown: bool, probe: bool = False) -> str | None:
+    """Send one instruction and book its answers; returns the error of a transport failure.
+    A probe of a broker whose circuit was open that fails in transport is the line's failure,
+    not the instruction's: the attempt is given back (an outage, however long, never exhausts
+    the instructions waiting for it; seed 659)."""
     backoff = timedelta(seconds=min(2**row.attempts, BACKOFF_CAP_SECONDS))
     exhausted = row.attempts >= MAX_ATTEMPTS
     try:
         adapter = registry.get_adapter(row.broker)
         reports = _call(adapter, row, was_unknown)
     except BrokerTimeout as exc:
-        return _failed(row, f"timeout: {exc}", backoff, exhausted, unknown=True)
+        return _failed(row, f"timeout: {exc}", backoff, exhausted and not probe, unknown=True, refund=probe)
     except BrokerError as exc:
         if exc.transient:
-            return _failed(row, f"transient: {exc}", backoff, exhausted, unknown=was_unknown)
+            return _failed(
+                row, f"transient: {exc}", backoff, exhausted and not probe, unknown=was_unknown, refund=probe
+            )
         logger.error("instruction %s dead-lettered: %s", row.pk, exc)
         _finish(row, InstructionStatus.DEAD, str(exc))
         circuit.record_success(row.broker, timezone.now())  # the venue answered: the line is up
@@ -205,15 +214,17 @@ def _process(row: OrderInstruction, was_unknown: bool) -> str | None:
     return None
 
 
-def _failed(row: OrderInstruction, error: str, backoff: timedelta, exhausted: bool, *, unknown: bool) -> str:
+def _failed(
+    row: OrderInstruction, error: str, backoff: timedelta, exhausted: bool, *, unknown: bool, refund: bool = False
+) -> str:
     """An attempt failed: back off (unknown outcome: resolve by status next time), or dead-letter
-    once the attempts are spent. Returns the error."""
+    once the attempts are spent; ``refund`` gives the attempt back. Returns the error."""
     if exhausted:
         logger.error("instruction %s dead-lettered after %d attempts: %s", row.pk, row.attempts, error)
         _finish(row, InstructionStatus.DEAD, error, maybe_delivered=unknown)
     else:
         status = InstructionStatus.UNKNOWN if unknown else InstructionStatus.PENDING
-        _finish(row, status, error, backoff, maybe_delivered=unknown)
+        _finish(row, status, error, backoff, maybe_delivered=unknown, refund=refund)
     return error
 
 
@@ -221,11 +232,11 @@ def relay_once(limit: int = 100) -> int:
     """Process up to ``limit`` ready instructions; returns how many were claimed."""
     rows = _claim(limit)
     opened: set[str] = set()
-    for row, was_unknown in rows:
+    for row, was_unknown, probe in rows:
         if row.broker in opened:
             _put_back(row, was_unknown)
             continue
-        error = _process(row, was_unknown)
+        error = _process(row, was_unknown, probe)
         if error is not None and circuit.record_failure(row.broker, timezone.now(), error):
             opened.add(row.broker)
     return len(rows)

@@ -169,7 +169,11 @@ def check_instructions(*, quiescent: bool) -> list[Violation]:
             status__in=[InstructionStatus.PENDING, InstructionStatus.IN_FLIGHT, InstructionStatus.UNKNOWN]
         ).values_list("pk", "action", "status")
         found += [("instruction_not_done", f"instruction {pk} ({action}) is {status}") for pk, action, status in busy]
-        dead = OrderInstruction.objects.filter(status=InstructionStatus.DEAD).values_list("pk", "action", "last_error")
+        # dead within its cap is an end the relay may reach (the venue failed every attempt); dead
+        # before it, the venue never refused anything for good here, so something gave up early
+        dead = OrderInstruction.objects.filter(status=InstructionStatus.DEAD, attempts__lt=MAX_ATTEMPTS).values_list(
+            "pk", "action", "last_error"
+        )
         found += [("instruction_dead", f"instruction {pk} ({action}): {error}") for pk, action, error in dead]
     return found
 

@@ -143,10 +143,31 @@ def settle(world: driver.World) -> None:
         poll_task()
         resync_task()
         poll_task()
+        _close_given_up()
         if _settled(world):
             break
     sequence_task()
     sequence_events_task()
+
+
+def _close_given_up() -> None:
+    """Staff work the queue of orders whose sending was given up (a submit dead-lettered at its
+    attempt cap): each is closed once the venue confirms it has no such order, as
+    ``docs/compliance.md`` tells them to."""
+    from apps.brokers.models import OrderInstruction
+    from apps.brokers.services import order_close_dead
+    from apps.core.actors import system_actor
+    from apps.core.errors import ApplicationError
+    from apps.orders.state import OPEN
+
+    dead = OrderInstruction.objects.filter(
+        status="dead", action="submit", order__status__in=[s.value for s in OPEN]
+    ).values_list("order_id", flat=True)
+    for order_id in dead:
+        try:
+            order_close_dead(actor=system_actor(), order_id=order_id, reason="simulation: sending given up")
+        except ApplicationError:
+            continue  # the venue has it after all: it is open on both sides, and is audited so
 
 
 def _settled(world: driver.World) -> bool:

@@ -133,6 +133,31 @@ def test_a_failed_probe_opens_the_circuit_again(venue, account, actor):
     assert circuit.state == "open" and circuit.retry_at > timezone.now()
 
 
+def test_an_outage_longer_than_the_attempt_cap_dead_letters_nothing(venue, account, actor):
+    """Seed 659: the venue was down for twenty steps; every cool-down one instruction probed it and
+    each failed probe cost that instruction an attempt, until it was dead-lettered while the venue
+    was simply away. A failed probe is the line's failure: its attempt is given back."""
+    venue.down = True
+    orders = [place(actor, account) for _ in range(3)]
+    relay.relay_once()  # three failures: the circuit opens
+    for _ in range(relay.MAX_ATTEMPTS * 2):
+        BrokerCircuit.objects.update(retry_at=timezone.now() - timedelta(seconds=1))
+        all_ready()
+        assert relay.relay_once() == 1  # a probe, and it fails
+        assert BrokerCircuit.objects.get(broker="down").state == "open"
+    assert set(OrderInstruction.objects.values_list("status", flat=True)) == {"pending"}
+    assert max(OrderInstruction.objects.values_list("attempts", flat=True)) == 1
+
+    venue.down = False
+    BrokerCircuit.objects.update(retry_at=timezone.now() - timedelta(seconds=1))
+    all_ready()
+    relay.relay_once()  # the probe gets through and closes the circuit
+    all_ready()
+    relay.relay_once()
+    assert sorted(order_id for _, order_id in venue.calls) == sorted(o.pk for o in orders)
+    assert set(OrderInstruction.objects.values_list("status", flat=True)) == {"done"}
+
+
 def test_a_refusal_is_an_answer_not_a_failure(venue, account, actor, settings):
     settings.BROKERS_CIRCUIT_FAILURES = 1
     order = place(actor, account)

@@ -309,7 +309,7 @@ def test_cancels_are_claimed_before_submits(flaky, account, actor):
     second = place(actor, account, coid="second")
     order_cancel(actor=actor, order_id=first.pk)
     claimed = relay._claim(10)
-    assert [(r.order_id, r.action) for r, _ in claimed] == [(first.pk, "cancel"), (second.pk, "submit")]
+    assert [(r.order_id, r.action) for r, _, _ in claimed] == [(first.pk, "cancel"), (second.pk, "submit")]
 
 
 def test_an_older_replace_answer_does_not_resolve_a_newer_replace(flaky, account, actor):

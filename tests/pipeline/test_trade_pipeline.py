@@ -152,7 +152,7 @@ def test_a_worker_that_died_mid_call_is_resolved_by_status_never_resent(rich, in
     booking anything. The next relay asks the venue and books what it says: one order, one fill."""
     order = place(rich)
     claimed = relay._claim(10)
-    assert [row.order_id for row, _ in claimed] == [order.pk]
+    assert [row.order_id for row, _, _ in claimed] == [order.pk]
     registry.get_adapter("paper").submit(ticket_for(Order.objects.get(pk=order.pk)))  # the venue has it now
     assert OrderInstruction.objects.get(order=order).status == "in_flight"
     with running_worker(tmp_path, extra_env={"BROKERS_RELAY_STALE_SECONDS": "0"}) as worker:
