@@ -212,6 +212,21 @@ def _trade(
         figures.append(figure(label, workers.run(plan, context), count, "order"))
     for count in (1, 4):
         plan = workers.specs(
+            "bench.trade:place_batch",
+            workers=count,
+            total=max(args.orders // trade.BATCH, count),
+            actor_id=tx.actor_id,
+            ids=accounts,
+            key=f"b{count}",
+        )
+        label = f"order_place_batch, {count} worker{'s' if count > 1 else ''}, {trade.BATCH} limit buys a batch"
+        run = workers.run(plan, context)
+        batches = figure(label, run, count, "batch")
+        batches.postings *= trade.BATCH  # the rate counts orders; latencies stay per batch
+        progress(f"{label}: {batches.rate:.0f} orders/s")
+        figures.append(batches)
+    for count in (1, 4):
+        plan = workers.specs(
             "bench.trade:api_place_limit",
             workers=count,
             total=args.orders,

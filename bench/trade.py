@@ -109,6 +109,50 @@ def placer(actor_id: int, accounts: Sequence[int], *, market: bool, seed: int) -
     return place
 
 
+#: orders per call of the batch placement figure
+BATCH = 100
+
+
+def batch_placer(actor_id: int, accounts: Sequence[int], *, seed: int) -> Callable[[str], object]:
+    """Place ``BATCH`` one-share limit buys (as ``placer`` makes them) in one call of
+    ``order_place_batch``: one transaction, one lock statement, a constant number of statements."""
+    from apps.orders.batch import OrderRequest, order_place_batch
+    from apps.users.models import User
+
+    actor = User.objects.get(pk=actor_id)
+    rng = random.Random(seed)
+    prices = _prices()
+    pool = list(accounts)
+
+    def place(key: str) -> object:
+        requests = []
+        for n in range(BATCH):
+            symbol, price = rng.choice(prices)
+            requests.append(
+                OrderRequest(
+                    account=rng.choice(pool),
+                    symbol=symbol,
+                    side="buy",
+                    type="limit",
+                    quantity=QUANTITY,
+                    limit_price=price,
+                    time_in_force="day",
+                    client_order_id=f"{key}-{n}",
+                )
+            )
+        answers = order_place_batch(actor=actor, requests=requests)
+        refused = [a.error for a in answers if a.error is not None]
+        if refused:
+            raise RuntimeError(f"a batch order was refused: {refused[0]}")
+        return "batch"
+
+    return place
+
+
+def place_batch(spec: Spec) -> Callable[[str], object]:
+    return batch_placer(spec.actor_id, spec.ids, seed=spec.index)
+
+
 def api_placer(accounts: Sequence[int], *, seed: int) -> Callable[[str], object]:
     """Place the same limit buys as ``placer``, through the REST API: ``POST /api/v1/orders/``
     with a JWT bearer token, through Django's whole request path (middleware, authentication,

@@ -53,7 +53,7 @@ def stale_after() -> timedelta:
 _CLAIM = """
 WITH claimed AS (
     SELECT c.id, c.status FROM brokers_orderinstruction c
-     WHERE c.status IN ('pending', 'unknown') AND c.available_at <= %(now)s
+     WHERE c.status IN ('pending', 'unknown') AND c.available_at <= %(now)s AND c.attempts < %(cap)s
        AND NOT (c.broker = ANY(%(excluded)s)) AND (%(only)s = '' OR c.broker = %(only)s)
        AND NOT EXISTS (SELECT 1 FROM brokers_orderinstruction e
                         WHERE e.order_id = c.order_id AND e.id < c.id
@@ -67,7 +67,7 @@ RETURNING i.id, claimed.status
 
 def _claim_rows(now: datetime, limit: int, excluded: list[str], only: str = "") -> dict[int, str]:
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, {"now": now, "limit": limit, "excluded": excluded, "only": only})
+        cursor.execute(_CLAIM, {"now": now, "limit": limit, "excluded": excluded, "only": only, "cap": MAX_ATTEMPTS})
         return dict(cursor.fetchall())
 
 
@@ -81,6 +81,16 @@ def _claim(limit: int) -> list[tuple[OrderInstruction, bool, bool]]:
         OrderInstruction.objects.filter(status=InstructionStatus.IN_FLIGHT, claimed_at__lt=now - stale_after()).update(
             status=InstructionStatus.UNKNOWN, maybe_delivered=True, last_error="worker lost mid-call"
         )
+        # A worker lost on the last attempt leaves it waiting with its attempts spent: dead, not a
+        # ninth attempt (found by the simulation, seed 766).
+        exhausted = OrderInstruction.objects.filter(
+            status__in=[InstructionStatus.PENDING, InstructionStatus.UNKNOWN], attempts__gte=MAX_ATTEMPTS
+        )
+        for pk, error in exhausted.values_list("pk", "last_error"):
+            logger.error("instruction %s dead-lettered after %d attempts: %s", pk, MAX_ATTEMPTS, error)
+            OrderInstruction.objects.filter(pk=pk).update(
+                status=InstructionStatus.DEAD, last_error=f"{error} (attempts spent)"[:4000]
+            )
         gate = circuit.gate_read(now)
         previous = _claim_rows(now, limit, sorted(gate.blocked | gate.probing))
         for broker in sorted(gate.probing):

@@ -266,6 +266,30 @@ def test_unexpected_exceptions_are_capped(flaky, account, actor, settings):
     assert (instruction.status, instruction.attempts) == ("dead", relay.MAX_ATTEMPTS)
 
 
+def test_a_worker_lost_on_the_last_attempt_leaves_the_instruction_dead_not_tried_again(flaky, account, actor, settings):
+    """Seed 766: the worker died during the last attempt; the stale claim made the instruction
+    unknown with its attempts spent, and the next run claimed it a ninth time."""
+    settings.BROKERS_CIRCUIT_FAILURES = 100
+    flaky.script = ["transient"] * (relay.MAX_ATTEMPTS - 1)
+    order = place(actor, account)
+    for _ in range(relay.MAX_ATTEMPTS - 1):
+        make_ready(order)
+        relay.relay_once()
+    make_ready(order)
+    claimed = relay._claim(10)  # the last attempt, and then the worker dies
+    assert [(row.order_id, row.attempts) for row, _, _ in claimed] == [(order.pk, relay.MAX_ATTEMPTS)]
+    OrderInstruction.objects.filter(order=order).update(claimed_at=timezone.now() - timedelta(hours=1))
+
+    assert relay.relay_once() == 0
+    instruction = OrderInstruction.objects.get(order=order)
+    assert (instruction.status, instruction.attempts, instruction.maybe_delivered) == (
+        "dead",
+        relay.MAX_ATTEMPTS,
+        True,
+    )
+    assert flaky.submits == relay.MAX_ATTEMPTS - 1  # the lost attempt never reached the venue
+
+
 def test_a_cancel_of_an_order_never_sent_ends_it_here(flaky, account, actor):
     flaky.script = ["transient"]
     order = place(actor, account)
