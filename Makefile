@@ -27,11 +27,12 @@ test: $(STAMP)
 	@sh scripts/ensure_chromium.sh
 	$(WITH_DB) $(BIN)/pytest $(PYTEST_ARGS)
 
-## lint: ruff (lint and format) and mypy
+## lint: ruff (lint and format), mypy, and the layers (import-linter, docs/architecture.md)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## bench: throughput and latency figures (no pass/fail)
 bench: $(STAMP)
