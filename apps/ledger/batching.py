@@ -31,9 +31,9 @@ from apps.ledger.posting import check_legs
 KEY_CONSTRAINT = "ledger_journaltransaction_idempotency_key_key"
 
 _WRITE_MANY = """
-WITH postings (n, key, fingerprint, reference, memo) AS (
+WITH postings (n, key, fingerprint, reference, memo, actor_id, correlation_id) AS (
     SELECT * FROM unnest(%(ns)s::int[], %(keys)s::text[], %(fingerprints)s::text[], %(references)s::text[],
-                         %(memos)s::text[])
+                         %(memos)s::text[], %(actors)s::bigint[], %(correlations)s::text[])
 ), legs (n, account_id, asset_id, amount, version, balance_after) AS (
     SELECT * FROM unnest(%(leg_ns)s::int[], %(accounts)s::bigint[], %(assets)s::bigint[], %(amounts)s::numeric[],
                          %(versions)s::bigint[], %(balances)s::numeric[])
@@ -42,7 +42,7 @@ WITH postings (n, key, fingerprint, reference, memo) AS (
 ), txn AS (
     INSERT INTO ledger_journaltransaction
         (kind, idempotency_key, fingerprint, reference, memo, actor_id, correlation_id, posted_at, reverses_id, hold_id)
-    SELECT %(kind)s, key, fingerprint, reference, memo, %(actor)s, %(correlation)s, %(posted_at)s, NULL, NULL
+    SELECT %(kind)s, key, fingerprint, reference, memo, actor_id, correlation_id, %(posted_at)s, NULL, NULL
       FROM postings ORDER BY n
     RETURNING id, idempotency_key
 ), numbered AS (
@@ -70,6 +70,8 @@ class _Reservation:
     key: str
     reference: str
     memo: str
+    actor_id: int
+    correlation_id: str
     legs: tuple[tuple[LockedAccount, Decimal, int, Decimal], ...]  # account, amount, version, balance after
 
 
@@ -84,11 +86,20 @@ class HoldReservations:
         return len(self._pending)
 
     def reserve(
-        self, *, available_id: int, reserved_id: int, amount: Decimal, idempotency_key: str, reference: str, memo: str
+        self,
+        *,
+        available_id: int,
+        reserved_id: int,
+        amount: Decimal,
+        idempotency_key: str,
+        actor_id: int,
+        reference: str,
+        memo: str,
     ) -> int:
         """Check a hold of ``amount`` from ``available`` into ``reserved`` against the balances as
         the batch leaves them, and count it in; returns its position. Raises as ``post_locked``
-        would (insufficient funds, ...), changing nothing."""
+        would (insufficient funds, ...), changing nothing. The posting is attributed to
+        ``actor_id`` and the current unit of work's correlation id."""
         legs = [Leg(available_id, -amount), Leg(reserved_id, amount)]
         check_legs(self.accounts, legs, reserved_id)
         applied = []
@@ -98,11 +109,21 @@ class HoldReservations:
             account.version += 1
             applied.append((account, leg.amount, account.version, account.balance))
         self._pending.append(
-            _Reservation(available_id, reserved_id, amount, idempotency_key, reference, memo, tuple(applied))
+            _Reservation(
+                available_id,
+                reserved_id,
+                amount,
+                idempotency_key,
+                reference,
+                memo,
+                actor_id,
+                context.current().correlation_id,
+                tuple(applied),
+            )
         )
         return len(self._pending) - 1
 
-    def write(self, *, actor_id: int) -> list[Hold]:
+    def write(self) -> list[Hold]:
         """Post every reservation and create its hold (two statements); the holds in order."""
         if not transaction.get_connection().in_atomic_block:
             raise RuntimeError("ledger operations must run inside the caller's transaction")
@@ -126,6 +147,8 @@ class HoldReservations:
             "fingerprints": fingerprints,
             "references": [r.reference for r in pending],
             "memos": [r.memo for r in pending],
+            "actors": [r.actor_id for r in pending],
+            "correlations": [r.correlation_id for r in pending],
             "leg_ns": [row[0] for row in leg_rows],
             "accounts": [row[1] for row in leg_rows],
             "assets": [row[2] for row in leg_rows],
@@ -136,8 +159,6 @@ class HoldReservations:
             "final_versions": [a.version for a in finals.values()],
             "final_balances": [a.balance for a in finals.values()],
             "kind": TransactionKind.HOLD,
-            "actor": actor_id,
-            "correlation": context.current().correlation_id,
             "posted_at": posted_at,
         }
         with connection.cursor() as cursor:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from apps.accounts.models import TradingAccount
 from apps.brokers import outbox
+from apps.core import context
 from apps.instruments.models import Instrument
 from apps.ledger.batching import HoldReservations
 from apps.ledger.locks import LockedAccount
@@ -37,13 +38,16 @@ class _Decided:
     order: Order
     risk_data: dict[str, Any]
     hold: int | None  # its position among the batch's hold reservations
+    actor_id: int
+    context: context.RequestContext  # whose request it was (a group commit carries many)
 
 
 @dataclass
 class Acceptance:
-    """The orders of one batch, decided one by one and written together."""
+    """The orders of one batch, decided one by one and written together. Each order is
+    attributed to its own actor and unit of work (correlation id, source address): the caller
+    binds the order's context around ``decide``."""
 
-    actor: User
     locked: dict[int, LockedAccount]
     inputs: BatchInputs
     brokers: dict[int, str]
@@ -65,6 +69,7 @@ class Acceptance:
     def decide(
         self,
         *,
+        actor: User,
         account: TradingAccount,
         instrument: Instrument,
         terms: Terms,
@@ -122,11 +127,12 @@ class Acceptance:
                 reserved_id=reserved.pk,
                 amount=decision.hold_amount,
                 idempotency_key=f"order-hold:{account.pk}:{coid}",
+                actor_id=actor.pk,
                 reference=f"order {account.number}/{coid}",
                 memo=f"{terms.side} {terms.quantity:f} {instrument.symbol}",
             )
         order.replayed = False  # type: ignore[attr-defined]
-        self.decided.append(_Decided(order, risk_data, hold))
+        self.decided.append(_Decided(order, risk_data, hold, actor.pk, context.current()))
         self.inputs.count(order)
         return order
 
@@ -134,14 +140,15 @@ class Acceptance:
         """Store every decided order: holds, orders, events, instructions (five statements)."""
         if not self.decided:
             return
-        holds = self.holds.write(actor_id=self.actor.pk)
+        holds = self.holds.write()
         for item in self.decided:
             if item.hold is not None:
                 item.order.hold = holds[item.hold]
         Order.objects.bulk_create([item.order for item in self.decided])
         events: list[OrderEvent] = []
         for item in self.decided:
-            events += self._events(item)
+            with context.bind(item.context):
+                events += self._events(item)
         OrderEvent.objects.bulk_create(events)
         accepted = [(item.order.pk, item.order.broker) for item in self.decided if item.hold is not None]
         if accepted:
@@ -152,7 +159,7 @@ class Acceptance:
         received = event(
             order,
             EventKind.RECEIVED,
-            actor_id=self.actor.pk,
+            actor_id=item.actor_id,
             initiator=Initiator.CLIENT,
             at=self.now,
             data={
@@ -170,7 +177,7 @@ class Acceptance:
         decided = event(
             order,
             EventKind.RISK_ACCEPTED if order.status != Status.REJECTED else EventKind.RISK_REJECTED,
-            actor_id=self.actor.pk,
+            actor_id=item.actor_id,
             initiator=Initiator.SYSTEM,
             at=self.now,
             data=item.risk_data,

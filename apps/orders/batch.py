@@ -34,7 +34,8 @@ from django.utils import timezone
 
 from apps.accounts.models import TradingAccount
 from apps.brokers import outbox
-from apps.core import faults
+from apps.core import context, faults
+from apps.core.context import RequestContext
 from apps.core.db import atomic_with_retry
 from apps.core.errors import ApplicationError
 from apps.instruments.models import Instrument
@@ -71,6 +72,9 @@ class OrderRequest:
     stop_price: Any = None
     time_in_force: Any = "day"
     client_order_id: Any = None
+    #: who places it and in which unit of work, when not the batch's caller (a group commit)
+    actor: User | None = None
+    context: RequestContext | None = None
 
 
 @dataclass
@@ -92,6 +96,8 @@ class _Ready:
     terms: Terms
     coid: str
     fp: str
+    actor: User
+    context: RequestContext
     balances: dict[str, LedgerAccount] = field(default_factory=dict)
 
 
@@ -100,12 +106,12 @@ def order_place_batch(*, actor: User, requests: Sequence[OrderRequest]) -> list[
     if len(requests) > MAX_BATCH:
         raise errors.InvalidOrder(f"A batch holds at most {MAX_BATCH} orders.", field="orders")
     answers = [Placed() for _ in requests]
-    ready = _prepare(requests, answers)
+    ready = _prepare(actor, requests, answers)
     if not ready:
         return answers
     for attempt in range(RACE_RETRIES):
         try:
-            placed = _place_all(actor, ready)
+            placed = _place_all(ready)
         except IntegrityError as exc:
             constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
             if constraint not in RACES or attempt == RACE_RETRIES - 1:
@@ -117,7 +123,7 @@ def order_place_batch(*, actor: User, requests: Sequence[OrderRequest]) -> list[
     return answers
 
 
-def _prepare(requests: Sequence[OrderRequest], answers: list[Placed]) -> list[_Ready]:
+def _prepare(actor: User, requests: Sequence[OrderRequest], answers: list[Placed]) -> list[_Ready]:
     """Validate every request and read what placement needs, a query per kind for the batch.
     A request that fails gets its error; nothing is stored for it."""
     symbols = {r.symbol for r in requests if isinstance(r.symbol, str) and r.symbol}
@@ -155,7 +161,19 @@ def _prepare(requests: Sequence[OrderRequest], answers: list[Placed]) -> list[_R
         if instrument.currency not in currencies:
             currencies[instrument.currency] = asset_get(instrument.currency)
         currency = currencies[instrument.currency]
-        ready.append(_Ready(index, account, instrument, currency, terms, coid, terms.fingerprint(request.symbol)))
+        ready.append(
+            _Ready(
+                index,
+                account,
+                instrument,
+                currency,
+                terms,
+                coid,
+                terms.fingerprint(request.symbol),
+                request.actor or actor,
+                request.context or context.current(),
+            )
+        )
     _resolve_balances(ready)
     return ready
 
@@ -192,12 +210,11 @@ def _balance_kinds(item: _Ready) -> list[tuple[str, Asset]]:
 
 
 @atomic_with_retry()
-def _place_all(actor: User, ready: list[_Ready]) -> dict[int, Placed]:
+def _place_all(ready: list[_Ready]) -> dict[int, Placed]:
     locked = ledger_locks.lock_ledger_accounts(a.pk for item in ready for a in item.balances.values())
     existing = _existing_orders(ready)
     fresh = [item for item in ready if (item.account.pk, item.coid) not in existing]
     acceptance = Acceptance(
-        actor=actor,
         locked=locked,
         inputs=BatchInputs([(item.account.pk, item.instrument.pk) for item in fresh], timezone.now()),
         brokers=outbox.brokers_for([item.account.pk for item in fresh]),
@@ -213,15 +230,17 @@ def _place_all(actor: User, ready: list[_Ready]) -> dict[int, Placed]:
         if earlier is not None:
             answers[item.index] = _replay_of(earlier, item)
             continue
-        order = acceptance.decide(
-            account=item.account,
-            instrument=item.instrument,
-            terms=item.terms,
-            coid=item.coid,
-            fp=item.fp,
-            balances=item.balances,
-            currency=item.currency,
-        )
+        with context.bind(item.context):
+            order = acceptance.decide(
+                actor=item.actor,
+                account=item.account,
+                instrument=item.instrument,
+                terms=item.terms,
+                coid=item.coid,
+                fp=item.fp,
+                balances=item.balances,
+                currency=item.currency,
+            )
         existing[key] = order
         answers[item.index] = Placed(order=order)
     acceptance.write()

@@ -1,12 +1,15 @@
-"""Placing one order: a batch of one (``apps.orders.batch`` validates, locks, finds replays and
-owns the transaction; ``apps.orders.acceptance`` decides and writes each order)."""
+"""Placing one order: through the process's group commit (``apps.orders.group_commit``), which
+places it in a batch with the orders other threads are placing at the same moment, or alone
+(``apps.orders.batch`` validates, locks, finds replays and owns the transaction;
+``apps.orders.acceptance`` decides and writes each order)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from apps.accounts.models import TradingAccount
-from apps.orders.batch import OrderRequest, order_place_batch
+from apps.orders.batch import OrderRequest
+from apps.orders.group_commit import committer
 from apps.orders.models import Order
 
 if TYPE_CHECKING:
@@ -41,7 +44,7 @@ def order_place(
         time_in_force=time_in_force,
         client_order_id=client_order_id,
     )
-    (answer,) = order_place_batch(actor=actor, requests=[request])
+    answer = committer.place(actor=actor, request=request)
     if answer.error is not None:
         raise answer.error
     assert answer.order is not None

@@ -168,7 +168,8 @@ def test_the_order_rate_throttle_holds_under_concurrency(acme):
     cash: of 16 orders at once, at most 3 are accepted and every other one is refused by the
     throttle. Orders are decided one at a time under the account's locks, each stamped after
     taking them, so the rule can be checked exactly whatever the timing: an order is accepted
-    if and only if fewer than 3 orders (of any outcome) were placed in the second before it."""
+    if and only if fewer than 3 orders (of any outcome) were placed in the second before it
+    (orders that share a group commit share its timestamp and were decided in id order)."""
     limit = 3
     account = TradingAccountFactory(name="Rate race")
     fund(account, Decimal("100000.00"), "rate-race")
@@ -179,10 +180,12 @@ def test_the_order_rate_throttle_holds_under_concurrency(acme):
     accepted, rejected = split([o.value for o in outcomes])
     assert 1 <= len(accepted) <= limit
     assert {o.reject_reason for o in rejected} == {"order_rate"}
-    placed = sorted(Order.objects.filter(account=account).values_list("created_at", "status"))
+    placed = sorted(Order.objects.filter(account=account).values_list("created_at", "id", "status"))
     assert len(placed) == THREADS
-    for at, status in placed:
-        before = sum(1 for other, _ in placed if at - timedelta(seconds=1) < other < at)
+    for at, pk, status in placed:
+        before = sum(
+            1 for other, other_pk, _ in placed if at - timedelta(seconds=1) < other and (other, other_pk) < (at, pk)
+        )
         assert (status == "pending_new") == (before < limit), (at, status, before)
     assert Hold.objects.filter(order__account=account).count() == len(accepted)
     assert verify().ok
