@@ -214,7 +214,7 @@ def _trade(
         plan = workers.specs(
             "bench.trade:place_batch",
             workers=count,
-            total=max(args.orders // trade.BATCH, count),
+            total=max(3 * args.orders // trade.BATCH, count),  # 30 batches: 3,000 orders by default
             actor_id=tx.actor_id,
             ids=accounts,
             key=f"b{count}",

@@ -94,7 +94,8 @@ def _commands(port: int) -> dict[str, list[str]]:
     celery = [PY, "-m", "celery", "-A", "config"]
     beat_files = ["--schedule", str(beat_dir / "beat-schedule"), "--pidfile", str(beat_dir / "beat.pid")]
     return {
-        "web server": [*gunicorn, "--workers", "2", "--threads", "2", "--graceful-timeout", "10"],
+        # threads: concurrent order requests in one process share a placement transaction (group commit)
+        "web server": [*gunicorn, "--workers", "2", "--threads", "8", "--graceful-timeout", "10"],
         "Celery worker": [*celery, "worker", "-l", "info", "--concurrency", "2"],
         "Celery beat": [*celery, "beat", "-l", "info", *beat_files],
     }
