@@ -32,7 +32,7 @@ LABELS = [
     ('FROM "ledger_ledgeraccount"', "SELECT ledger accounts (ORM)"),
     ('FROM "users_user"', "system_actor(): SELECT users_user"),
     ("JOIN instruments_instrument i ON i.id", "risk state: account, instrument, reference price (raw)"),
-    ("count(*) FILTER (WHERE status = ANY", "account_activity: open orders, rate, notional (raw)"),
+    ("count(*) FILTER (WHERE status = ANY", "activities: open orders, rate, notional (raw)"),
     ('"orders_order"."client_order_id" =', "_replay: SELECT orders_order by client_order_id"),
     ('"claimed_at" <', "UPDATE brokers_orderinstruction: stale in-flight -> unknown"),
     ('"last_error" =', "UPDATE brokers_orderinstruction: finish"),

@@ -22,7 +22,7 @@ PLACE_STEPS = (
     "_existing_orders",
     "place_locked",
     "snapshot",
-    "account_activity",
+    "activities",
     "effective_limits",
     "trading_states_for",
     "is_restricted",

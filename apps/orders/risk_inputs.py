@@ -7,10 +7,10 @@ limits, activity and balances. A replace is checked as if its order were not the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection
 
@@ -19,17 +19,9 @@ from apps.ledger.locks import LockedAccount
 from apps.ledger.models import Asset, LedgerAccount, Purpose
 from apps.ledger.services import ledger_accounts_for
 from apps.orders.models import Order
-from apps.orders.selectors import account_activity, activities
+from apps.orders.selectors import activities
 from apps.risk import checks
-from apps.risk.selectors import risk_context, risk_contexts
-
-_STATE = """
-SELECT a.status, i.active, r.price, r.as_of
-  FROM accounts_tradingaccount a
-  JOIN instruments_instrument i ON i.id = %(instrument)s
-  LEFT JOIN instruments_referenceprice r ON r.instrument_id = i.id
- WHERE a.id = %(account)s
-"""
+from apps.risk.selectors import risk_contexts
 
 
 def balance_accounts(*, account_id: int, instrument: Instrument, currency: Asset) -> dict[str, LedgerAccount]:
@@ -57,43 +49,24 @@ def snapshot(
     replacing: Order | None = None,
     replacing_hold: Decimal = Decimal(0),
 ) -> checks.Snapshot:
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE, {"account": account_id, "instrument": instrument.pk})
-        status, active, price, as_of = cursor.fetchone()
-    cash = locked[balances[Purpose.CASH_AVAILABLE].pk].balance
-    shares = locked[balances[Purpose.POSITION_AVAILABLE].pk].balance
-    shares_reserved = locked[balances[Purpose.POSITION_RESERVED].pk].balance
-    activity = account_activity(account_id=account_id, instrument_id=instrument.pk, now=now)
-    adjust: dict[str, Any] = {}
-    if replacing is not None:  # check the new terms as if the order were not there yet
-        leaves = replacing.quantity - replacing.filled_quantity
-        adjust = {
-            "open_orders": activity.open_orders - 1,
-            "daily_notional": activity.daily_notional - replacing.notional_estimate,
-            "open_buy_quantity": activity.open_buy_quantity - (leaves if replacing.side == "buy" else 0),
-        }
-        if replacing.side == "buy":
-            cash += replacing_hold
-        else:
-            shares += replacing_hold
-    states, restricted, limits = risk_context(account_id=account_id, instrument_id=instrument.pk)
-    return checks.Snapshot(
-        account_status=status,
-        instrument_active=active,
-        currency_scale=currency.scale,
-        states=states,
-        restricted=restricted,
-        limits=limits,
-        reference_price=price,
-        reference_at=as_of,
-        now=now,
-        cash_available=cash,
-        position_available=shares,
-        position_total=shares + shares_reserved,
-        open_orders=adjust.get("open_orders", activity.open_orders),
-        orders_last_second=activity.orders_last_second,
-        daily_notional=adjust.get("daily_notional", activity.daily_notional),
-        open_buy_quantity=adjust.get("open_buy_quantity", activity.open_buy_quantity),
+    """The checks' inputs for one order (a batch of one), or for ``replacing``'s new terms as if
+    the order were not there yet: its count, notional and open quantity left out, its hold
+    (``replacing_hold``) back in the available balance."""
+    base = BatchInputs([(account_id, instrument.pk)], now).snapshot(
+        account_id=account_id, instrument=instrument, currency=currency, balances=balances, locked=locked
+    )
+    if replacing is None:
+        return base
+    leaves = replacing.quantity - replacing.filled_quantity
+    buy = replacing.side == "buy"
+    return dataclasses.replace(
+        base,
+        open_orders=base.open_orders - 1,
+        daily_notional=base.daily_notional - replacing.notional_estimate,
+        open_buy_quantity=base.open_buy_quantity - (leaves if buy else 0),
+        cash_available=base.cash_available + (replacing_hold if buy else 0),
+        position_available=base.position_available + (0 if buy else replacing_hold),
+        position_total=base.position_total + (0 if buy else replacing_hold),
     )
 
 
@@ -162,7 +135,7 @@ class BatchInputs:
         )
 
     def count(self, order: Order) -> None:
-        """Count a decided order in, as ``account_activity`` would count it once stored."""
+        """Count a decided order in, as ``activities`` would count it once stored."""
         account = order.account_id
         self.last_second[account] += 1
         if order.status == "rejected":

@@ -22,39 +22,11 @@ class Activity:
     open_buy_quantity: Decimal
 
 
-def account_activity(*, account_id: int, instrument_id: int, now: datetime) -> Activity:
-    """Open orders, orders in the last second, today's accepted notional, and open buy quantity
-    in the instrument, for the risk checks (one query, by index)."""
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT count(*) FILTER (WHERE status = ANY(%(open)s)),
-                   count(*) FILTER (WHERE created_at > %(second)s),
-                   coalesce(sum(notional_estimate)
-                            FILTER (WHERE created_at >= %(day)s AND status <> 'rejected'), 0),
-                   coalesce(sum(quantity - filled_quantity)
-                            FILTER (WHERE status = ANY(%(open)s) AND side = 'buy'
-                                      AND instrument_id = %(instrument)s), 0)
-              FROM orders_order
-             WHERE account_id = %(account)s AND (status = ANY(%(open)s) OR created_at >= %(day)s)
-            """,
-            {
-                "open": list(_OPEN),
-                "second": now - timedelta(seconds=1),
-                "day": day_start,
-                "account": account_id,
-                "instrument": instrument_id,
-            },
-        )
-        open_orders, last_second, notional, open_buy = cursor.fetchone()
-    return Activity(open_orders, last_second, notional, open_buy)
-
-
 def activities(*, account_ids: list[int], now: datetime) -> dict[tuple[int, int], Activity]:
-    """``account_activity`` for many accounts at once, per (account, instrument) the account has
-    open or today's orders in (one query): sum a column over an account's rows for the account's
-    figure; ``open_buy_quantity`` is the instrument's own."""
+    """Open orders, orders in the last second, today's accepted notional and open buy quantity,
+    for the risk checks of many accounts at once (one query, by index), per (account, instrument)
+    the account has open or today's orders in: sum a column over an account's rows for the
+    account's figure; ``open_buy_quantity`` is the instrument's own."""
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -37,30 +37,6 @@ def effective_limits(*, account_id: int) -> dict[str, Any]:
     return {name: own.get(name) if own.get(name) is not None else firm.get(name) for name in LIMIT_FIELDS}
 
 
-_CONTEXT = """
-SELECT st.states, rs.restricted, {limits}
-  FROM (SELECT 1) AS one
-  LEFT JOIN risk_limits f ON f.account_id IS NULL
-  LEFT JOIN risk_limits a ON a.account_id = %(account)s
- CROSS JOIN LATERAL (
-        SELECT coalesce(json_object_agg(scope, state), '{{}}'::json) AS states FROM risk_tradingstate
-         WHERE scope = 'global' OR (scope = 'account' AND account_id = %(account)s)
-            OR (scope = 'instrument' AND instrument_id = %(instrument)s)) st
- CROSS JOIN LATERAL (
-        SELECT EXISTS (SELECT 1 FROM risk_restrictedinstrument
-                        WHERE instrument_id = %(instrument)s AND (account_id IS NULL OR account_id = %(account)s))
-               AS restricted) rs
-""".format(limits=", ".join(f"coalesce(a.{name}, f.{name})" for name in LIMIT_FIELDS))  # noqa: S608 - column names are constants
-
-
-def risk_context(*, account_id: int, instrument_id: int) -> tuple[dict[str, str], bool, dict[str, Any]]:
-    """Trading states, restriction and effective limits in one query (the placing hot path)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CONTEXT, {"account": account_id, "instrument": instrument_id})
-        states, restricted, *limits = cursor.fetchone()
-    return dict(states), bool(restricted), dict(zip(LIMIT_FIELDS, limits, strict=True))
-
-
 _CONTEXTS = """
 SELECT k.account_id, k.instrument_id, st.states, rs.restricted, {limits}
   FROM unnest(%(accounts)s::bigint[], %(instruments)s::bigint[]) AS k(account_id, instrument_id)
@@ -81,7 +57,8 @@ SELECT k.account_id, k.instrument_id, st.states, rs.restricted, {limits}
 def risk_contexts(
     pairs: list[tuple[int, int]],
 ) -> dict[tuple[int, int], tuple[dict[str, str], bool, dict[str, Any]]]:
-    """``risk_context`` for many (account, instrument) pairs in one query."""
+    """Trading states, restriction and effective limits of many (account, instrument) pairs in one
+    query (the placing hot path)."""
     with connection.cursor() as cursor:
         cursor.execute(_CONTEXTS, {"accounts": [p[0] for p in pairs], "instruments": [p[1] for p in pairs]})
         return {
