@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from apps.accounts.services import account_access_grant, trading_account_create
 from apps.core.actors import system_actor
@@ -46,6 +46,10 @@ API_OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 # accepted": the schema cannot say which currencies, symbols, users or cursors exist, nor that a
 # quantity must be above zero, and those answer a documented 400 problem by design.
 EXCLUDED_CHECKS = [positive_data_acceptance]
+# The batch entry answers 200 with one answer per order, so an order that violates the schema is
+# answered 400 inside the results, not by the request (tests/api/test_order_batch_api.py holds
+# each order's answer to what POST /orders/ gives); the envelope itself is still fuzzed.
+PER_ITEM_ANSWERS = {"/api/v1/orders/batch/": [negative_data_rejection]}
 
 FUZZ_SETTINGS = settings(
     max_examples=MAX_EXAMPLES,
@@ -140,9 +144,11 @@ def _aim(case: schemathesis.Case, world: dict[str, Any], aim: str) -> None:
                 case.path_parameters[name] = world["path"][name]
     if isinstance(case.body, dict) and _positive(case, "body"):
         replacements = {**world["body"], **(PLAUSIBLE if aim == AIMS[2] else {})}
-        for name, value in replacements.items():
-            if name in case.body:
-                case.body[name] = value
+        items = case.body.get("orders") if isinstance(case.body.get("orders"), list) else []
+        for body in [case.body, *(item for item in items if isinstance(item, dict))]:
+            for name, value in replacements.items():
+                if name in body:
+                    body[name] = value
 
 
 def _strategy(operation: Any) -> st.SearchStrategy[schemathesis.Case]:
@@ -159,7 +165,8 @@ def test_operation_conforms_to_schema(operation):
     @given(case=_strategy(operation), aim=st.sampled_from(AIMS))
     def fuzz(case: schemathesis.Case, aim: str) -> None:
         _aim(case, world, aim)
-        response = case.call_and_validate(headers=headers, excluded_checks=EXCLUDED_CHECKS)
+        excluded = EXCLUDED_CHECKS + PER_ITEM_ANSWERS.get(operation.path, [])
+        response = case.call_and_validate(headers=headers, excluded_checks=excluded)
         statuses.add(response.status_code)
 
     statuses: set[int] = set()
