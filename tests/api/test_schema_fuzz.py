@@ -45,7 +45,7 @@ API_OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 # its schema; schema-violating input rejected; auth not ignored) except "schema-valid input is
 # accepted": the schema cannot say which currencies, symbols, users or cursors exist, nor that a
 # quantity must be above zero, and those answer a documented 400 problem by design.
-EXCLUDED_CHECKS = [positive_data_acceptance]
+EXCLUDED_GLOBALLY = [positive_data_acceptance]
 # The batch entry answers 200 with one answer per order, so an order that violates the schema is
 # answered 400 inside the results, not by the request (tests/api/test_order_batch_api.py holds
 # each order's answer to what POST /orders/ gives); the envelope itself is still fuzzed.
@@ -160,13 +160,14 @@ def _strategy(operation: Any) -> st.SearchStrategy[schemathesis.Case]:
 def test_operation_conforms_to_schema(operation):
     world = _world()
     headers = {"Authorization": f"Bearer {world['token']}"}
+    # shadowed here, not passed in, so that fuzz's source (which seeds the derandomized cases) stays put
+    EXCLUDED_CHECKS = [*EXCLUDED_GLOBALLY, *PER_ITEM_ANSWERS.get(operation.path, [])]
 
     @FUZZ_SETTINGS
     @given(case=_strategy(operation), aim=st.sampled_from(AIMS))
     def fuzz(case: schemathesis.Case, aim: str) -> None:
         _aim(case, world, aim)
-        excluded = EXCLUDED_CHECKS + PER_ITEM_ANSWERS.get(operation.path, [])
-        response = case.call_and_validate(headers=headers, excluded_checks=excluded)
+        response = case.call_and_validate(headers=headers, excluded_checks=EXCLUDED_CHECKS)
         statuses.add(response.status_code)
 
     statuses: set[int] = set()
