@@ -18,6 +18,7 @@ from apps.core.api.schema import ProblemSerializer
 from apps.core.errors import ApplicationError, Forbidden, NotFound
 from apps.orders import services
 from apps.orders.api import serializers as s
+from apps.orders.api.views import order_terms
 from apps.orders.batch import OrderRequest, Placed
 from apps.orders.state import Status
 
@@ -114,25 +115,11 @@ class OrderBatchView(BackofficeAPIView):
                     Forbidden("You may view this account but not trade on it.", code="trade_not_permitted")
                 )
             else:
-                requests.append((index, _request(account, data)))
+                requests.append((index, OrderRequest(**order_terms(account, data))))
         placed = services.order_place_batch(actor=actor_of(request), requests=[r for _, r in requests])
         for (index, _), answer in zip(requests, placed, strict=True):
             answers[index] = _answer(answer)
         return Response({"results": answers}, status=status.HTTP_200_OK)
-
-
-def _request(account: Any, data: dict[str, Any]) -> OrderRequest:
-    return OrderRequest(
-        account=account,
-        symbol=data["symbol"],
-        side=data["side"],
-        type=data["type"],
-        quantity=data["quantity"],
-        limit_price=data.get("limit_price"),
-        stop_price=data.get("stop_price"),
-        time_in_force=data["time_in_force"],
-        client_order_id=data.get("client_order_id"),
-    )
 
 
 def _answer(placed: Placed) -> Answer:

@@ -54,6 +54,21 @@ def _require_trade(request: Request, order: Order) -> None:
         raise Forbidden("You may view this account but not trade on it.", code="trade_not_permitted")
 
 
+def order_terms(account: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """A validated ``OrderCreateSerializer`` body as the placement services take it."""
+    return {
+        "account": account,
+        "symbol": data["symbol"],
+        "side": data["side"],
+        "type": data["type"],
+        "quantity": data["quantity"],
+        "limit_price": data.get("limit_price"),
+        "stop_price": data.get("stop_price"),
+        "time_in_force": data["time_in_force"],
+        "client_order_id": data.get("client_order_id"),
+    }
+
+
 def _order_response(order: Order, code: int) -> Response:
     return Response(s.OrderSerializer(order).data, status=code)
 
@@ -133,18 +148,7 @@ class OrderListView(ActorBoundMixin, ListAPIView):
             raise NotFound("No such trading account.", code="account_not_found")
         if not account.can_trade:  # type: ignore[attr-defined]
             raise Forbidden("You may view this account but not trade on it.", code="trade_not_permitted")
-        order = services.order_place(
-            actor=actor_of(request),
-            account=account,
-            symbol=data["symbol"],
-            side=data["side"],
-            type=data["type"],
-            quantity=data["quantity"],
-            limit_price=data.get("limit_price"),
-            stop_price=data.get("stop_price"),
-            time_in_force=data["time_in_force"],
-            client_order_id=data.get("client_order_id"),
-        )
+        order = services.order_place(actor=actor_of(request), **order_terms(account, data))
         if order.status == Status.REJECTED:
             raise OrderRejected(
                 order.reject_detail or "The order was rejected.", code=order.reject_reason, order_id=order.pk
