@@ -29,7 +29,7 @@ PLACE_STEPS = (
     "evaluate",
     "hold_reserve_locked",
     "post_locked",
-    "broker_for",
+    "brokers_for",
     "instruction_add",
     "event",
     "kick",

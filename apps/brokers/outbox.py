@@ -14,36 +14,31 @@ from django.conf import settings
 from apps.brokers.models import AccountRoute, InstructionStatus, OrderInstruction
 
 
-def broker_for(account_id: int) -> str:
-    """The broker an account routes to: its route, else the default broker."""
-    route = AccountRoute.objects.filter(account_id=account_id).values_list("broker", flat=True).first()
-    return route or str(settings.DEFAULT_BROKER)
-
-
 def brokers_for(account_ids: list[int]) -> dict[int, str]:
-    """``broker_for`` for many accounts (one query)."""
+    """The broker each account routes to: its route, else the default broker (one query)."""
     routes = dict(
         AccountRoute.objects.filter(account_id__in=sorted(set(account_ids))).values_list("account_id", "broker")
     )
     return {account_id: routes.get(account_id) or str(settings.DEFAULT_BROKER) for account_id in account_ids}
 
 
+def _instruction(
+    order_id: int, broker: str, action: str, now: datetime, payload: dict[str, Any] | None = None
+) -> OrderInstruction:
+    return OrderInstruction(
+        order_id=order_id,
+        broker=broker,
+        action=action,
+        payload=payload or {},
+        status=InstructionStatus.PENDING,
+        available_at=now,
+        created_at=now,
+    )
+
+
 def instructions_add(*, orders: list[tuple[int, str]], action: str, now: datetime) -> None:
     """``instruction_add`` for many (order id, broker) pairs (one statement)."""
-    OrderInstruction.objects.bulk_create(
-        [
-            OrderInstruction(
-                order_id=order_id,
-                broker=broker,
-                action=action,
-                payload={},
-                status=InstructionStatus.PENDING,
-                available_at=now,
-                created_at=now,
-            )
-            for order_id, broker in orders
-        ]
-    )
+    OrderInstruction.objects.bulk_create([_instruction(order_id, broker, action, now) for order_id, broker in orders])
 
 
 def submit_withdraw(*, order_id: int, now: datetime) -> bool:
@@ -83,15 +78,9 @@ def submit_status(order_id: int) -> str | None:
 def instruction_add(
     *, order_id: int, broker: str, action: str, now: datetime, payload: dict[str, Any] | None = None
 ) -> OrderInstruction:
-    return OrderInstruction.objects.create(
-        order_id=order_id,
-        broker=broker,
-        action=action,
-        payload=payload or {},
-        status=InstructionStatus.PENDING,
-        available_at=now,
-        created_at=now,
-    )
+    instruction = _instruction(order_id, broker, action, now, payload)
+    instruction.save(force_insert=True)
+    return instruction
 
 
 _last_kick = [0.0]

@@ -71,26 +71,35 @@ def _claim_rows(now: datetime, limit: int, excluded: list[str], only: str = "") 
         return dict(cursor.fetchall())
 
 
+_RESET_STALE = """
+UPDATE brokers_orderinstruction
+   SET status = CASE WHEN attempts >= %(cap)s THEN 'dead' ELSE 'unknown' END,
+       maybe_delivered = TRUE,
+       last_error = CASE WHEN attempts >= %(cap)s THEN 'worker lost mid-call on the last attempt'
+                         ELSE 'worker lost mid-call' END
+ WHERE status = 'in_flight' AND claimed_at < %(stale)s
+RETURNING id, status
+"""
+
+
+def _reset_stale(now: datetime) -> None:
+    """Instructions whose worker died mid-call: the outcome is unknown, never resend blindly (ask
+    first). One lost on its last allowed attempt is dead: not tried a ninth time (seed 766); the
+    claim's own ``attempts < cap`` guard backs this up."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RESET_STALE, {"cap": MAX_ATTEMPTS, "stale": now - stale_after()})
+        for pk, status in cursor.fetchall():
+            if status == InstructionStatus.DEAD:
+                logger.error("instruction %s dead-lettered: worker lost on its last attempt", pk)
+
+
 def _claim(limit: int) -> list[tuple[OrderInstruction, bool, bool]]:
     """Claim ready instructions of the brokers that may be called; each comes with whether its
     outcome was unknown (resolve first) and whether it is a probe. A broker being probed gets
     one instruction."""
     now = timezone.now()
     with transaction.atomic(durable=True):
-        # Instructions whose worker died mid-call: the outcome is unknown, never resend blindly.
-        OrderInstruction.objects.filter(status=InstructionStatus.IN_FLIGHT, claimed_at__lt=now - stale_after()).update(
-            status=InstructionStatus.UNKNOWN, maybe_delivered=True, last_error="worker lost mid-call"
-        )
-        # A worker lost on the last attempt leaves it waiting with its attempts spent: dead, not a
-        # ninth attempt (found by the simulation, seed 766).
-        exhausted = OrderInstruction.objects.filter(
-            status__in=[InstructionStatus.PENDING, InstructionStatus.UNKNOWN], attempts__gte=MAX_ATTEMPTS
-        )
-        for pk, error in exhausted.values_list("pk", "last_error"):
-            logger.error("instruction %s dead-lettered after %d attempts: %s", pk, MAX_ATTEMPTS, error)
-            OrderInstruction.objects.filter(pk=pk).update(
-                status=InstructionStatus.DEAD, last_error=f"{error} (attempts spent)"[:4000]
-            )
+        _reset_stale(now)
         gate = circuit.gate_read(now)
         previous = _claim_rows(now, limit, sorted(gate.blocked | gate.probing))
         for broker in sorted(gate.probing):

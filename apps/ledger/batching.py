@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from apps.core import context
 from apps.ledger.legs import Leg, fingerprint
 from apps.ledger.locks import LockedAccount
 from apps.ledger.models import Hold, HoldStatus, TransactionKind
+from apps.ledger.operations import in_transaction
 from apps.ledger.posting import check_legs
 
 KEY_CONSTRAINT = "ledger_journaltransaction_idempotency_key_key"
@@ -82,9 +83,6 @@ class HoldReservations:
         self.accounts = accounts
         self._pending: list[_Reservation] = []
 
-    def __len__(self) -> int:
-        return len(self._pending)
-
     def reserve(
         self,
         *,
@@ -125,8 +123,7 @@ class HoldReservations:
 
     def write(self) -> list[Hold]:
         """Post every reservation and create its hold (two statements); the holds in order."""
-        if not transaction.get_connection().in_atomic_block:
-            raise RuntimeError("ledger operations must run inside the caller's transaction")
+        in_transaction()
         if not self._pending:
             return []
         posted_at = timezone.now()

@@ -20,7 +20,8 @@ from apps.ledger.models import Hold, HoldStatus, JournalTransaction, Transaction
 from apps.ledger.posting import post_locked
 
 
-def _in_transaction() -> None:
+def in_transaction() -> None:
+    """Refuse to run outside the caller's transaction (these operations never open one)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger operations must run inside the caller's transaction")
 
@@ -37,7 +38,7 @@ def hold_reserve_locked(
     memo: str = "",
 ) -> Hold:
     """Reserve ``amount`` (already validated, positive) from ``available`` into ``reserved``."""
-    _in_transaction()
+    in_transaction()
     legs = [Leg(available_id, -amount), Leg(reserved_id, amount)]
     fp = fingerprint(TransactionKind.HOLD, legs)
     txn = post_locked(
@@ -80,7 +81,7 @@ def hold_settle_locked(
 ) -> JournalTransaction:
     """Take ``amount`` out of a locked, active hold and post it with ``other_legs`` (which must
     balance it, per asset). ``kind`` release returns it to available; anything else captures it."""
-    _in_transaction()
+    in_transaction()
     if hold.status != HoldStatus.ACTIVE:
         raise errors.HoldNotActive(f"Hold {hold.pk} is {hold.status}.")
     if amount <= 0 or amount > hold.remaining:
@@ -119,7 +120,7 @@ def hold_increase_locked(
     memo: str = "",
 ) -> JournalTransaction:
     """Reserve ``amount`` more into an active hold (an order replaced upwards)."""
-    _in_transaction()
+    in_transaction()
     if hold.status != HoldStatus.ACTIVE:
         raise errors.HoldNotActive(f"Hold {hold.pk} is {hold.status}.")
     legs = [Leg(hold.available_account_id, -amount), Leg(hold.reserved_account_id, amount)]

@@ -41,13 +41,13 @@ from apps.core.errors import ApplicationError
 from apps.instruments.models import Instrument
 from apps.ledger import locks as ledger_locks
 from apps.ledger.batching import KEY_CONSTRAINT
-from apps.ledger.models import Asset, LedgerAccount, Purpose
+from apps.ledger.models import Asset, LedgerAccount
 from apps.ledger.selectors import asset_get
 from apps.ledger.services import ledger_accounts_resolve
 from apps.orders import errors
 from apps.orders.acceptance import Acceptance
 from apps.orders.models import Order
-from apps.orders.risk_inputs import BatchInputs
+from apps.orders.risk_inputs import BatchInputs, balance_kinds
 from apps.orders.validation import Terms, check_against_instrument, client_order_id_or_new, parse_terms
 
 if TYPE_CHECKING:
@@ -201,12 +201,7 @@ def _resolve_balances(ready: list[_Ready]) -> None:
 
 
 def _balance_kinds(item: _Ready) -> list[tuple[str, Asset]]:
-    return [
-        (Purpose.CASH_AVAILABLE, item.currency),
-        (Purpose.CASH_RESERVED, item.currency),
-        (Purpose.POSITION_AVAILABLE, item.instrument.asset),
-        (Purpose.POSITION_RESERVED, item.instrument.asset),
-    ]
+    return balance_kinds(item.instrument, item.currency)
 
 
 @atomic_with_retry()

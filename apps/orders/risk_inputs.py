@@ -24,17 +24,19 @@ from apps.risk import checks
 from apps.risk.selectors import risk_contexts
 
 
-def balance_accounts(*, account_id: int, instrument: Instrument, currency: Asset) -> dict[str, LedgerAccount]:
+def balance_kinds(instrument: Instrument, currency: Asset) -> list[tuple[str, Asset]]:
     """The four balance rows an order locks: cash and the instrument's position, available and reserved."""
-    rows = ledger_accounts_for(
-        trading_account_id=account_id,
-        wanted=[
-            (Purpose.CASH_AVAILABLE, currency),
-            (Purpose.CASH_RESERVED, currency),
-            (Purpose.POSITION_AVAILABLE, instrument.asset),
-            (Purpose.POSITION_RESERVED, instrument.asset),
-        ],
-    )
+    return [
+        (Purpose.CASH_AVAILABLE, currency),
+        (Purpose.CASH_RESERVED, currency),
+        (Purpose.POSITION_AVAILABLE, instrument.asset),
+        (Purpose.POSITION_RESERVED, instrument.asset),
+    ]
+
+
+def balance_accounts(*, account_id: int, instrument: Instrument, currency: Asset) -> dict[str, LedgerAccount]:
+    """The four balance rows of one order (``balance_kinds``), by purpose."""
+    rows = ledger_accounts_for(trading_account_id=account_id, wanted=balance_kinds(instrument, currency))
     return {purpose: account for (purpose, _), account in rows.items()}
 
 
