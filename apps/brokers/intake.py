@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.brokers.interface import FILL_TYPES, ExecType, ExecutionReport
@@ -171,21 +173,113 @@ def _receive_one(broker: str, report: ExecutionReport, actor_id: int) -> str:
 
 
 def receive_many(broker: str, reports: Sequence[ExecutionReport], *, actor_id: int | None = None) -> list[str]:
-    """Record and apply reports, one transaction per order (an acknowledgement and its fill
-    commit together), then acknowledge them all to the adapter. If any report of an order cannot
-    be applied, that order's reports are applied one by one instead, so the good ones are booked
-    and the bad one dead-lettered. Outcomes are in the order of ``reports``."""
+    """Record and apply reports, all in one transaction (``_receive_batch``), then acknowledge
+    them all to the adapter. If any report of the batch cannot be applied, the batch is rolled
+    back and its reports are booked one transaction per order (an acknowledgement and its fill
+    commit together), and within an order that fails, one by one: the good ones are booked and
+    the bad one dead-lettered. Outcomes are in the order of ``reports``."""
     actor = actor_id or system_actor().pk
-    by_order: dict[int, list[int]] = {}
-    for index, report in enumerate(reports):
-        by_order.setdefault(_order_id(report), []).append(index)
+    outcomes: list[str] | None = None
+    if len(reports) > 1:
+        outcomes = _receive_batch(broker, reports, actor)
+    if outcomes is None:
+        outcomes = _receive_by_order(broker, reports, actor)
+    acknowledge(broker, [report_key(r) for r in reports if isinstance(getattr(r, "exec_id", None), str)])
+    return outcomes
+
+
+def _receive_by_order(broker: str, reports: Sequence[ExecutionReport], actor: int) -> list[str]:
     outcomes: list[str] = [""] * len(reports)
-    for indexes in by_order.values():
+    for indexes in _by_order(reports).values():
         group = [reports[i] for i in indexes]
         results = _receive_group(broker, group, actor) if len(group) > 1 else [_receive_one(broker, group[0], actor)]
         for i, outcome in zip(indexes, results, strict=True):
             outcomes[i] = outcome
-    acknowledge(broker, [report_key(r) for r in reports if isinstance(getattr(r, "exec_id", None), str)])
+    return outcomes
+
+
+def _by_order(reports: Sequence[ExecutionReport]) -> dict[int, list[int]]:
+    by_order: dict[int, list[int]] = {}
+    for index, report in enumerate(reports):
+        by_order.setdefault(_order_id(report), []).append(index)
+    return by_order
+
+
+class _NotForTheBatch(Exception):
+    """A report of the batch needs the one-by-one path (a dead letter redelivered)."""
+
+
+_RECORD = """
+INSERT INTO brokers_executionreport
+    (broker, exec_id, order_id, exec_type, payload, status, error, received_at, attempts, applied_at)
+SELECT %(broker)s, r.exec_id, r.order_id, r.exec_type, r.payload, 'applied', '', %(now)s, 1, %(now)s
+  FROM unnest(%(exec_ids)s::text[], %(order_ids)s::bigint[], %(exec_types)s::text[], %(payloads)s::jsonb[])
+       AS r(exec_id, order_id, exec_type, payload)
+ON CONFLICT (broker, exec_id) DO NOTHING
+RETURNING exec_id
+"""
+
+
+def _record_all(broker: str, reports: list[ExecutionReport], now: datetime) -> set[str]:
+    """Record the reports (one statement); returns the exec ids that were new."""
+    params: dict[str, Any] = {
+        "broker": broker,
+        "now": now,
+        "exec_ids": [r.exec_id for r in reports],
+        "order_ids": [r.order_id for r in reports],
+        "exec_types": [str(r.exec_type)[:20] for r in reports],
+        "payloads": [json.dumps(_payload(r), cls=DjangoJSONEncoder) for r in reports],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _receive_batch(broker: str, reports: Sequence[ExecutionReport], actor_id: int) -> list[str] | None:
+    """Every valid report of the batch recorded with one statement and applied in one
+    transaction (``apply_reports``: each row locked once, up front); a report whose exec id is
+    already applied is a duplicate. Invalid reports are then dead-lettered on their own.
+    Returns None (nothing committed) when the batch must take the per-order path instead."""
+    valid = [i for i, r in enumerate(reports) if not problems(r)]
+    outcomes: list[str] = [""] * len(reports)
+
+    @atomic_with_retry()
+    def together() -> None:
+        from apps.orders.execution import apply_reports
+
+        chosen = [reports[i] for i in valid]
+        new = _record_all(broker, chosen, timezone.now())
+        seen: set[str] = set()
+        applying: list[int] = []
+        for i in valid:
+            key = reports[i].exec_id
+            fresh = key in new and key not in seen
+            seen.add(key)
+            outcomes[i] = "applied" if fresh else "duplicate"
+            if fresh:
+                applying.append(i)
+        old = {reports[i].exec_id for i in valid} - new
+        if (
+            old
+            and ExecutionReportRecord.objects.filter(broker=broker, exec_id__in=old)
+            .exclude(status=ReportStatus.APPLIED)
+            .exists()
+        ):
+            raise _NotForTheBatch  # a dead letter comes again: tried on its own
+        sub = [reports[i] for i in applying]  # applied order by order, as the per-order path does
+        apply_reports(broker=broker, reports=[sub[k] for ks in _by_order(sub).values() for k in ks], actor_id=actor_id)
+        faults.point("intake.batch.before_commit")
+
+    try:
+        together()
+    except _NOT_THE_REPORTS_FAULT:
+        raise
+    except Exception:
+        return None
+    valid_set = set(valid)
+    for i, report in enumerate(reports):
+        if i not in valid_set:
+            outcomes[i] = _receive_one(broker, report, actor_id)
     return outcomes
 
 

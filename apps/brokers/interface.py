@@ -196,6 +196,21 @@ class BrokerAdapter(Protocol):
     def health(self) -> Health: ...
 
 
+SubmitAnswer = Sequence[ExecutionReport] | Exception
+
+
+@runtime_checkable
+class BatchSubmit(Protocol):
+    """What an adapter may also implement: many new orders in one call (one round trip, one
+    transaction of the venue's). Per-order semantics are kept: the answer has one entry per
+    ticket, in order — the reports ``submit`` would have returned for it, or the exception it
+    would have raised (``BrokerError`` refused, ``BrokerTimeout`` unknown outcome; anything else
+    is treated as unknown too). If the call itself raises, every ticket's outcome is unknown.
+    Adapters without it are called once per ticket."""
+
+    def submit_many(self, tickets: Sequence[OrderTicket]) -> Sequence[SubmitAnswer]: ...
+
+
 @dataclass(frozen=True)
 class PluginSpec:
     """What an entry point in the ``backoffice.brokers`` group returns: a name and a factory

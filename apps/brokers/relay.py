@@ -17,6 +17,7 @@ their order's later ones), and an order that never reached the venue is canceled
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -26,12 +27,14 @@ from django.utils import timezone
 
 from apps.brokers import circuit, intake, registry
 from apps.brokers.interface import (
+    BatchSubmit,
     BrokerAdapter,
     BrokerError,
     BrokerTimeout,
     ExecType,
     ExecutionReport,
     ReplaceRequest,
+    SubmitAnswer,
 )
 from apps.brokers.models import InstructionStatus, OrderInstruction
 from apps.brokers.tickets import ticket_for
@@ -202,18 +205,30 @@ def _put_back(row: OrderInstruction, was_unknown: bool) -> None:
 
 
 def _process(row: OrderInstruction, was_unknown: bool, probe: bool = False) -> str | None:
-    """Send one instruction and book its answers; returns the error of a transport failure.
+    """Send one instruction and book its answers; returns the error of a transport failure."""
+    try:
+        adapter = registry.get_adapter(row.broker)
+        reports = _call(adapter, row, was_unknown)
+    except Exception as exc:
+        return _refused(row, exc, was_unknown, probe)
+    faults.point("relay.after_call")
+    intake.receive_many(row.broker, reports)
+    faults.point("relay.before_done")
+    _finish(row, InstructionStatus.DONE)
+    circuit.record_success(row.broker, timezone.now())
+    return None
+
+
+def _refused(row: OrderInstruction, exc: Exception, was_unknown: bool, probe: bool) -> str | None:
+    """A call that did not answer with reports; returns the error of a transport failure.
     A probe of a broker whose circuit was open that fails in transport is the line's failure,
     not the instruction's: the attempt is given back (an outage, however long, never exhausts
     the instructions waiting for it; seed 659)."""
     backoff = timedelta(seconds=min(2**row.attempts, BACKOFF_CAP_SECONDS))
     exhausted = row.attempts >= MAX_ATTEMPTS
-    try:
-        adapter = registry.get_adapter(row.broker)
-        reports = _call(adapter, row, was_unknown)
-    except BrokerTimeout as exc:
+    if isinstance(exc, BrokerTimeout):
         return _failed(row, f"timeout: {exc}", backoff, exhausted and not probe, unknown=True, refund=probe)
-    except BrokerError as exc:
+    if isinstance(exc, BrokerError):
         if exc.transient:
             return _failed(
                 row, f"transient: {exc}", backoff, exhausted and not probe, unknown=was_unknown, refund=probe
@@ -222,15 +237,69 @@ def _process(row: OrderInstruction, was_unknown: bool, probe: bool = False) -> s
         _finish(row, InstructionStatus.DEAD, str(exc))
         circuit.record_success(row.broker, timezone.now())  # the venue answered: the line is up
         return None
-    except Exception as exc:  # anything else: the venue may have acted on it
-        logger.exception("instruction %s: unexpected error from %s", row.pk, row.broker)
-        return _failed(row, f"unexpected: {type(exc).__name__}: {exc}", backoff, exhausted, unknown=True)
+    # anything else: the venue may have acted on it
+    logger.error("instruction %s: unexpected error from %s", row.pk, row.broker, exc_info=exc)
+    return _failed(row, f"unexpected: {type(exc).__name__}: {exc}", backoff, exhausted, unknown=True)
+
+
+def _answers(adapter: BrokerAdapter, rows: list[OrderInstruction], opened: set[str]) -> Iterator[SubmitAnswer | None]:
+    """Each row's answer, in order: with a batch submit (``BatchSubmit``) from one call (if the
+    call itself fails, every outcome is unknown); else one ``submit`` per row, none once the
+    broker's circuit opens (None: the row is put back, not attempted)."""
+    tickets = [ticket_for(r.order, r) for r in rows]
+    if isinstance(adapter, BatchSubmit):
+        faults.point("relay.before_call")
+        try:
+            answers = list(adapter.submit_many(tickets))
+            if len(answers) != len(tickets):
+                raise BrokerError(f"submit_many answered {len(answers)} of {len(tickets)} tickets")
+        except Exception as exc:
+            answers = [exc] * len(tickets)
+        yield from answers
+        return
+    for row, ticket in zip(rows, tickets, strict=True):
+        if row.broker in opened:
+            yield None
+            continue
+        faults.point("relay.before_call")
+        try:
+            yield list(adapter.submit(ticket))
+        except Exception as exc:  # the ticket's own outcome, classified by the caller
+            yield exc
+
+
+def _process_submits(broker: str, rows: list[OrderInstruction], opened: set[str]) -> None:
+    """Send new orders to one broker (in one call if it has a batch submit), book every answer
+    in one intake batch, and mark the booked ones done in one statement. Each order keeps its
+    own outcome: a refused or unknown one is handled exactly as alone."""
+    try:
+        adapter = registry.get_adapter(broker)
+    except Exception as exc:
+        for row in rows:
+            _refused(row, exc, False, False)
+        return
+    booked: list[OrderInstruction] = []
+    reports: list[ExecutionReport] = []
+    for row, answer in zip(rows, _answers(adapter, rows, opened), strict=True):
+        if answer is None:
+            _put_back(row, False)
+        elif isinstance(answer, Exception):
+            error = _refused(row, answer, False, False)
+            if error is not None and circuit.record_failure(broker, timezone.now(), error):
+                opened.add(broker)
+        else:
+            booked.append(row)
+            reports += answer
     faults.point("relay.after_call")
-    intake.receive_many(row.broker, reports)
+    if not booked:
+        return
+    intake.receive_many(broker, reports)
     faults.point("relay.before_done")
-    _finish(row, InstructionStatus.DONE)
-    circuit.record_success(row.broker, timezone.now())
-    return None
+    now = timezone.now()
+    OrderInstruction.objects.filter(pk__in=[r.pk for r in booked]).update(
+        status=InstructionStatus.DONE, last_error="", completed_at=now
+    )
+    circuit.record_success(broker, now)
 
 
 def _failed(
@@ -248,16 +317,28 @@ def _failed(
 
 
 def relay_once(limit: int = 100) -> int:
-    """Process up to ``limit`` ready instructions; returns how many were claimed."""
+    """Process up to ``limit`` ready instructions; returns how many were claimed. Cancels,
+    replaces and instructions whose outcome must be resolved first go one by one; plain new
+    orders go to their broker in one batch per broker."""
     rows = _claim(limit)
     opened: set[str] = set()
+    submits: dict[str, list[OrderInstruction]] = {}
     for row, was_unknown, probe in rows:
         if row.broker in opened:
             _put_back(row, was_unknown)
             continue
+        if row.action == "submit" and not was_unknown and not probe:
+            submits.setdefault(row.broker, []).append(row)
+            continue
         error = _process(row, was_unknown, probe)
         if error is not None and circuit.record_failure(row.broker, timezone.now(), error):
             opened.add(row.broker)
+    for broker, group in submits.items():
+        if broker in opened:
+            for row in group:
+                _put_back(row, False)
+            continue
+        _process_submits(broker, group, opened)
     return len(rows)
 
 

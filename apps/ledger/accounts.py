@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from django.db.models import Q
 
-from apps.ledger import errors
+from apps.ledger import errors, locks
 from apps.ledger.models import Asset, LedgerAccount, Purpose
 
 
@@ -39,6 +39,9 @@ def ledger_accounts_resolve(
             q |= Q(trading_account_id=owner, purpose=purpose, asset_id=asset.pk)
         return {(a.trading_account_id, a.purpose, a.asset_id): a for a in LedgerAccount.objects.filter(q)}
 
+    known = locks.scoped_accounts()  # resolved earlier in this batch: rows never change owner
+    if known is not None and all((o, p, a.pk) in known for o, p, a in wanted):
+        return {(o, p, a.pk): known[(o, p, a.pk)] for o, p, a in wanted}
     found = lookup()
     missing = [(o, p, a) for o, p, a in wanted if (o, p, a.pk) not in found]
     if missing:
@@ -50,6 +53,8 @@ def ledger_accounts_resolve(
     assets = {a.pk: a for _, _, a in wanted}
     for account in found.values():
         account.asset = assets[account.asset_id]
+    if known is not None:
+        known.update(found)
     return found
 
 

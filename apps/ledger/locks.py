@@ -9,13 +9,15 @@ The account lock is the posting hot path: one hand-written statement returning p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
 
-from apps.ledger.models import Hold
+from apps.ledger.models import Asset, Hold, LedgerAccount
 
 _LOCK_ACCOUNTS = """
 SELECT a.id, a.trading_account_id, a.purpose, a.asset_id, s.code, s.scale, a.balance, a.version, a.allow_negative
@@ -43,13 +45,87 @@ class LockedAccount:
         return self.id
 
 
+@dataclass
+class _Held:
+    """Rows locked in the current batch transaction, as the batch changed them so far."""
+
+    accounts: dict[int, LockedAccount] = field(default_factory=dict)
+    holds: dict[int, Hold] = field(default_factory=dict)
+    assets: dict[str, Asset] = field(default_factory=dict)  # immutable rows, read once per batch
+    resolved: dict[tuple[int | None, str, int], LedgerAccount] = field(default_factory=dict)
+
+
+_held: ContextVar[_Held | None] = ContextVar("ledger_locks_held", default=None)
+
+
+@contextmanager
+def lock_scope() -> Iterator[None]:
+    """Within the block (inside one transaction), a row locked once is answered from memory:
+    every posting of a batch reads and updates the same ``LockedAccount`` and ``Hold`` objects,
+    so a batch locks its rows up front in one statement each, in the global order, and the
+    steps that follow lock nothing again (house accounts locked once per batch, not per fill).
+    Leave the block before the transaction ends (a rollback discards what the objects say)."""
+    assert connection.in_atomic_block, "a lock scope lives inside a transaction"
+    token = _held.set(_Held())
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
+def scoped_asset(code: str) -> Asset | None:
+    """The asset read earlier in the current lock scope, if any."""
+    held = _held.get()
+    return None if held is None else held.assets.get(code)
+
+
+def scoped_accounts() -> dict[tuple[int | None, str, int], LedgerAccount] | None:
+    """The ledger accounts resolved in the current lock scope (None: no scope), to add to."""
+    held = _held.get()
+    return None if held is None else held.resolved
+
+
+def remember_asset(asset: Asset) -> None:
+    held = _held.get()
+    if held is not None:
+        held.assets[asset.code] = asset
+
+
+def _lock_accounts(ids: list[int]) -> dict[int, LockedAccount]:
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_ACCOUNTS, [ids])
+        return {row[0]: LockedAccount(*row) for row in cursor.fetchall()}
+
+
 def lock_ledger_accounts(ids: Iterable[int]) -> dict[int, LockedAccount]:
     """Lock the given ledger accounts in primary-key order; return them by id."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LOCK_ACCOUNTS, [sorted(set(ids))])
-        return {row[0]: LockedAccount(*row) for row in cursor.fetchall()}
+    wanted = sorted(set(ids))
+    held = _held.get()
+    if held is None:
+        return _lock_accounts(wanted)
+    missing = [i for i in wanted if i not in held.accounts]
+    if missing:
+        held.accounts.update(_lock_accounts(missing))
+    return {i: held.accounts[i] for i in wanted if i in held.accounts}
+
+
+def lock_holds(ids: Iterable[int]) -> dict[int, Hold]:
+    """Lock holds in primary-key order (one statement). Call after locking their ledger accounts."""
+    wanted = sorted(set(ids))
+    held = _held.get()
+    missing = [i for i in wanted if held is None or i not in held.holds]
+    found = {
+        h.pk: h for h in Hold.objects.select_for_update(no_key=True, of=("self",)).filter(id__in=missing).order_by("id")
+    }
+    if held is None:
+        return found
+    held.holds.update(found)
+    return {i: held.holds[i] for i in wanted if i in held.holds}
 
 
 def lock_hold(hold_id: int) -> Hold | None:
     """Lock one hold. Call after locking its ledger accounts."""
-    return Hold.objects.select_for_update(no_key=True, of=("self",)).filter(id=hold_id).first()
+    held = _held.get()
+    if held is not None and hold_id in held.holds:
+        return held.holds[hold_id]
+    return lock_holds([hold_id]).get(hold_id)

@@ -9,16 +9,17 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from apps.ledger import errors
+from apps.ledger import errors, locks
 from apps.ledger.models import CLIENT_PURPOSES, Asset, JournalEntry, LedgerAccount, Purpose
 
 
 def asset_get(code: str) -> Asset:
     if not isinstance(code, str):
         raise errors.UnknownAsset(f"Unknown asset {code!r}.")
-    asset = Asset.objects.filter(code=code).first()
+    asset = locks.scoped_asset(code) or Asset.objects.filter(code=code).first()
     if asset is None:
         raise errors.UnknownAsset(f"Unknown asset {code!r}.")
+    locks.remember_asset(asset)
     return asset
 
 

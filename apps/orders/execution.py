@@ -25,12 +25,15 @@ from typing import Any
 from django.utils import timezone
 
 from apps.brokers.interface import FILL_TYPES, ExecType, ExecutionReport
+from apps.ledger import locks as ledger_locks
+from apps.ledger.models import Asset, Purpose
 from apps.ledger.selectors import asset_get
+from apps.ledger.services import ledger_accounts_resolve
 from apps.orders import errors
 from apps.orders.events import event
 from apps.orders.fills import book_fill
 from apps.orders.holds import Terms, hold_needed, notional_estimate, resize_hold
-from apps.orders.locks import lock_order
+from apps.orders.locks import lock_order, lock_orders, lock_positions, lock_scope
 from apps.orders.models import EventKind, Initiator, Order, OrderEvent
 from apps.orders.state import TERMINAL, Event, Position, Status, next_status
 
@@ -78,6 +81,45 @@ def apply_report(*, broker: str, report: ExecutionReport, actor_id: int) -> Orde
         return order
     _apply_answer(order, report, actor_id, now)
     return order
+
+
+def apply_reports(*, broker: str, reports: list[ExecutionReport], actor_id: int) -> None:
+    """Apply many reports in the caller's transaction (the caller records them), in their order.
+
+    Every row the batch touches is locked first, one statement per table in the global order:
+    the orders by id, every ledger account a fill of theirs posts to (client and house, so the
+    house accounts are locked once per batch) by id, their holds, the positions of the orders
+    that fill. Each report is then applied exactly as ``apply_report`` applies it alone, its
+    locks answered from memory. Raises as ``apply_report`` does; the caller rolls back."""
+    now = timezone.now()
+    with lock_scope(), ledger_locks.lock_scope():
+        orders = lock_orders(r.order_id for r in reports)
+        filling = {r.order_id for r in reports if r.exec_type in FILL_TYPES} & set(orders)
+        wanted: list[tuple[int | None, str, Asset]] = []
+        for order in orders.values():
+            owner, instrument = order.account_id, order.instrument
+            currency = asset_get(instrument.currency)
+            wanted += [
+                (owner, Purpose.CASH_AVAILABLE, currency),
+                (owner, Purpose.CASH_RESERVED, currency),
+                (owner, Purpose.POSITION_AVAILABLE, instrument.asset),
+                (owner, Purpose.POSITION_RESERVED, instrument.asset),
+            ]
+            if order.pk in filling:
+                wanted += [
+                    (None, Purpose.STREET, currency),
+                    (None, Purpose.STREET, instrument.asset),
+                    (None, Purpose.FEE_INCOME, currency),
+                ]
+        unique = list({(o, p, a.pk): (o, p, a) for o, p, a in wanted}.values())
+        ledger_locks.lock_ledger_accounts(a.pk for a in ledger_accounts_resolve(unique).values())
+        holds = ledger_locks.lock_holds(o.hold_id for o in orders.values() if o.hold_id)
+        for order in orders.values():
+            if order.hold_id in holds:
+                order.hold = holds[order.hold_id]
+        lock_positions(((orders[i].account_id, orders[i].instrument_id) for i in filling), now=now)
+        for report in reports:
+            apply_report(broker=broker, report=report, actor_id=actor_id)
 
 
 def _implies_replace(order: Order, report: ExecutionReport) -> bool:
@@ -192,4 +234,4 @@ def _cancel_initiator(order: Order) -> str:
     return last or Initiator.VENUE
 
 
-__all__ = ["apply_report", "hold_needed", "machine", "resize_hold"]
+__all__ = ["apply_report", "apply_reports", "hold_needed", "machine", "resize_hold"]

@@ -27,8 +27,9 @@ from apps.ledger.services import ledger_accounts_resolve
 from apps.orders import errors
 from apps.orders.events import event
 from apps.orders.holds import hold_needed, release_excess
+from apps.orders.locks import position_lock
 from apps.orders.models import EventKind, Fill, Initiator, Order
-from apps.orders.positions import apply_fill, position_lock
+from apps.orders.positions import apply_fill
 from apps.orders.state import Event, Position, Status, next_status
 
 

@@ -14,15 +14,6 @@ from apps.orders.models import Position
 QUANTUM = Decimal("0.00000001")
 
 
-def position_lock(*, account_id: int, instrument_id: int, now: datetime) -> Position:
-    """The position row, locked (created on first fill). Locked last: after order, ledger
-    accounts and hold."""
-    Position.objects.bulk_create(
-        [Position(account_id=account_id, instrument_id=instrument_id, updated_at=now)], ignore_conflicts=True
-    )
-    return Position.objects.select_for_update(no_key=True).get(account_id=account_id, instrument_id=instrument_id)
-
-
 def apply_fill(
     position: Position, *, side: str, quantity: Decimal, cash: Decimal, fee: Decimal, now: datetime
 ) -> Decimal:

@@ -23,12 +23,15 @@ from apps.brokers.interface import (
     Health,
     OrderTicket,
     ReplaceRequest,
+    SubmitAnswer,
 )
 from plugins.paper import book
 from plugins.paper.config import PaperSettings
 from plugins.paper.market import MarketCache, market_get
 from plugins.paper.models import WORKING, PaperOrder, PaperReport, PaperStatus
 from plugins.paper.simulator import BUY, CAPABILITIES, Market, rejection, replace_rejection, storable
+
+_ORDER_FIELDS = [f.name for f in PaperOrder._meta.concrete_fields if not f.primary_key]
 
 
 class PaperBroker:
@@ -67,6 +70,43 @@ class PaperBroker:
                 rows = book.accept(order, market, now, self.settings)
             order.save()
         return [book.to_report(row) for row in rows]
+
+    def submit_many(self, tickets: Sequence[OrderTicket]) -> Sequence[SubmitAnswer]:
+        """``submit`` for many tickets in one transaction: the rows inserted and locked in one
+        statement each, every report stored in one, the orders updated in one. Same answers,
+        ticket by ticket, as ``submit`` (a ticket seen before answers what its order produced)."""
+        now = self._now()
+        answers: dict[int, list[ExecutionReport]] = {}
+        with transaction.atomic(durable=True):
+            PaperOrder.objects.bulk_create([book.order_row(t, now) for t in tickets], ignore_conflicts=True)
+            orders = {
+                o.order_id: o
+                for o in PaperOrder.objects.select_for_update(no_key=True)
+                .filter(order_id__in=sorted({t.order_id for t in tickets}))
+                .order_by("order_id")
+            }
+            markets = MarketCache(now=now, settings=self.settings)
+            fresh: dict[int, list[PaperReport]] = {}
+            with book.reports_deferred():
+                for ticket in tickets:
+                    order = orders[ticket.order_id]
+                    if ticket.order_id in fresh or ticket.order_id in answers:
+                        continue
+                    if order.exec_seq > 0:
+                        answers[ticket.order_id] = book.reports_for(order.order_id)
+                        continue
+                    market = markets.get(order.symbol)
+                    reason = rejection(ticket, market, self.capabilities)
+                    if reason is not None or market is None:
+                        fresh[order.order_id] = [
+                            book.finish(order, PaperStatus.REJECTED, ExecType.REJECTED, now, reason or "rejected")
+                        ]
+                    else:
+                        fresh[order.order_id] = book.accept(order, market, now, self.settings)
+            PaperOrder.objects.bulk_update([orders[i] for i in fresh], _ORDER_FIELDS)
+        for order_id, rows in fresh.items():
+            answers[order_id] = [book.to_report(row) for row in rows]
+        return [answers[t.order_id] for t in tickets]
 
     def cancel(self, ticket: OrderTicket) -> Sequence[ExecutionReport]:
         """Cancel a working order (CANCELED); anything else is answered with CANCEL_REJECTED."""

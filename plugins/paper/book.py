@@ -8,6 +8,9 @@ Exec ids are ``PAPER-{order_id}-{n}`` (n counts the order's reports), and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -83,6 +86,22 @@ def reports_for(order_id: int) -> list[ExecutionReport]:
     return [to_report(row) for row in PaperReport.objects.filter(order_id=order_id).order_by("id")]
 
 
+_deferred: ContextVar[list[PaperReport] | None] = ContextVar("paper_deferred_reports", default=None)
+
+
+@contextmanager
+def reports_deferred() -> Iterator[list[PaperReport]]:
+    """Within the block, ``emit`` collects the reports and the block's end stores them all in one
+    statement, in the order they were emitted (so their ids keep that order)."""
+    pending: list[PaperReport] = []
+    token = _deferred.set(pending)
+    try:
+        yield pending
+    finally:
+        _deferred.reset(token)
+    PaperReport.objects.bulk_create(pending)
+
+
 def emit(order: PaperOrder, exec_type: ExecType, now: datetime, **fields: object) -> PaperReport:
     """Store the order's next report, with its quantity, cumulative and leaves quantities as they
     are now, naming the request it answers (default: the one the order works under)."""
@@ -90,7 +109,9 @@ def emit(order: PaperOrder, exec_type: ExecType, now: datetime, **fields: object
     order.updated_at = now
     fields.setdefault("request_id", order.request_id)
     fields.setdefault("quantity", order.quantity)
-    return PaperReport.objects.create(
+    pending = _deferred.get()
+    build = PaperReport if pending is not None else PaperReport.objects.create
+    row = build(
         paper_order=order,
         order_id=order.order_id,
         exec_id=f"{order.broker_order_id}-{order.exec_seq}",
@@ -101,6 +122,9 @@ def emit(order: PaperOrder, exec_type: ExecType, now: datetime, **fields: object
         broker_time=now,
         **fields,
     )
+    if pending is not None:
+        pending.append(row)
+    return row
 
 
 def emit_unknown(order_id: int, exec_type: ExecType, now: datetime, text: str, request_id: str = "") -> PaperReport:
