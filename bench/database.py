@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 if TYPE_CHECKING:
     import psycopg
 
-BENCH_DATABASE = "bench_backoffice"
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "bench_backoffice")  # another name: two benches at once
 ORIGINAL_URL_VARIABLE = "BENCH_ORIGINAL_DATABASE_URL"
 
 

@@ -236,7 +236,7 @@ def celery_worker(broker: Broker, log: Path, concurrency: int = 2) -> Iterator[W
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork"]
     command += [f"--concurrency={concurrency}", "-Q", broker.queue, "--without-mingle", "--without-gossip"]
-    command += ["--without-heartbeat", "-l", "info", "-n", f"{broker.queue}@%h"]
+    command += ["--without-heartbeat", "-l", "info", "-n", f"{broker.queue}-{uuid.uuid4().hex[:6]}@%h"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -307,6 +307,9 @@ class EndToEnd:
     timed_out: bool = False
     errors: dict[str, int] = field(default_factory=dict)
     drain: Drain | None = None
+    #: orders per placement call (0: single orders), relaying worker processes
+    batch: int = 0
+    worker_processes: int = 1
 
 
 DRAIN_SECONDS = 30.0
@@ -388,33 +391,55 @@ def _wait_until_done(prefix: str, *, expected: int, warmup: bool, deadline: floa
 
 
 def measure(
-    *, broker: Broker, actor_id: int, accounts: tuple[int, ...], orders: int, clients: int, timeout: float, log: Path
+    *,
+    broker: Broker,
+    actor_id: int,
+    accounts: tuple[int, ...],
+    orders: int,
+    clients: int,
+    timeout: float,
+    log: Path,
+    batch: int = 0,
+    worker_processes: int = 1,
 ) -> EndToEnd:
-    """Place ``orders`` market orders from ``clients`` processes while a real worker relays them."""
+    """Place ``orders`` market orders from ``clients`` processes (one at a time, or ``batch`` to a
+    call of the batch entry) while ``worker_processes`` real workers relay them (their relay loops)."""
     import multiprocessing
 
     from django.db import connection
 
-    from bench import workers
+    from bench import trade, workers
 
     context = multiprocessing.get_context("spawn")
-    plan = workers.specs(
-        "bench.trade:place_market", workers=clients, total=orders, actor_id=actor_id, ids=accounts, key=E2E_PREFIX
-    )
+    if batch:
+        os.environ["BENCH_E2E_BATCH"] = str(batch)  # read by the spawned placers
+    mode = "bench.trade:place_market_batch" if batch else "bench.trade:place_market"
+    calls = -(-orders // batch) if batch else orders
+    plan = workers.specs(mode, workers=clients, total=calls, actor_id=actor_id, ids=accounts, key=E2E_PREFIX)
+    warmup = workers.WARMUP * clients * (trade.WARMUP_BATCH if batch else 1)
+    expected = calls * batch if batch else orders
     marks: dict[str, float] = {}
     services_before: dict[int, tuple[str, float]] = {}
-    with celery_worker(broker, log) as worker:
+    with contextlib.ExitStack() as stack:
+        pool = [
+            stack.enter_context(celery_worker(broker, log.with_name(f"{log.stem}-{n}{log.suffix}"), concurrency=1))
+            for n in range(worker_processes)
+        ]
+        worker = pool[0]
+
+        def pool_cpu() -> float:
+            return sum(tree_cpu(w.process.pid) for w in pool)
 
         def before_go() -> None:
             # the warm-up orders are relayed and filled first, so the window holds only measured ones
-            _wait_until_done(E2E_PREFIX, expected=workers.WARMUP * clients, warmup=True, deadline=time.monotonic() + 60)
-            marks["worker"] = tree_cpu(worker.process.pid)
+            _wait_until_done(E2E_PREFIX, expected=warmup, warmup=True, deadline=time.monotonic() + 60)
+            marks["worker"] = pool_cpu()
             marks["busy"], marks["all"] = machine_busy()
             services_before.update(services_cpu())
 
         placed = workers.run(plan, context, before_go=before_go)
-        finished = _wait_until_done(E2E_PREFIX, expected=orders, warmup=False, deadline=time.monotonic() + timeout)
-        worker_cpu = tree_cpu(worker.process.pid) - marks.get("worker", 0.0)
+        finished = _wait_until_done(E2E_PREFIX, expected=expected, warmup=False, deadline=time.monotonic() + timeout)
+        worker_cpu = pool_cpu() - marks.get("worker", 0.0)
         busy, total = machine_busy()
         services = services_delta(services_before, services_cpu())
         time.sleep(0.5)  # let the log catch up with the last task
@@ -425,7 +450,9 @@ def measure(
     result = EndToEnd(
         broker=broker.describe(),
         clients=clients,
-        orders=len(placed.latencies),
+        orders=len(placed.latencies) * (batch or 1),
+        batch=batch,
+        worker_processes=worker_processes,
         placement_seconds=placed.wall_seconds,
         placement_latencies=placed.latencies,
         placement_client_cpu=placed.client_cpu,
@@ -481,14 +508,20 @@ def _dist(values: list[float]) -> str:
 
 def print_end_to_end(e2e: EndToEnd) -> None:
     print()
-    print("End to end: order_place -> outbox -> Celery worker (prefork, concurrency 2) -> paper broker -> intake")
+    entry = f"order_place_batch ({e2e.batch} a call)" if e2e.batch else "order_place"
+    plural = "es" if e2e.worker_processes > 1 else ""
+    print(
+        f"End to end: {entry} -> outbox -> relay loop of {e2e.worker_processes} Celery worker process{plural} "
+        "(LISTEN/NOTIFY, batch submit) -> paper broker -> batched intake"
+    )
     print(f"  broker      {e2e.broker}")
     rate = e2e.orders / e2e.placement_seconds if e2e.placement_seconds else 0.0
+    per_call = f" per call of {e2e.batch}" if e2e.batch else ""
     print(
         f"  placed      {e2e.orders:,} market orders (1 share, random account and instrument) from {e2e.clients} "
         f"client processes in {e2e.placement_seconds:.1f} s: {rate:,.0f} orders/s while the worker ran; "
         f"placement p50 {percentile(e2e.placement_latencies, 50) * 1000:.1f} ms, "
-        f"p99 {percentile(e2e.placement_latencies, 99) * 1000:.1f} ms"
+        f"p99 {percentile(e2e.placement_latencies, 99) * 1000:.1f} ms{per_call}"
     )
     statuses = ", ".join(f"{status} {count:,}" for status, count in sorted(e2e.statuses.items()))
     end_rate = e2e.filled / e2e.window if e2e.window else 0.0

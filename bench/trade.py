@@ -10,6 +10,7 @@ in ``bench.workers.Spec.mode``.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,11 +112,16 @@ def placer(actor_id: int, accounts: Sequence[int], *, market: bool, seed: int) -
 
 #: orders per call of the batch placement figure
 BATCH = 100
+#: orders per warm-up call of a batch placer (warm-up calls only load code and caches)
+WARMUP_BATCH = 5
 
 
-def batch_placer(actor_id: int, accounts: Sequence[int], *, seed: int) -> Callable[[str], object]:
-    """Place ``BATCH`` one-share limit buys (as ``placer`` makes them) in one call of
-    ``order_place_batch``: one transaction, one lock statement, a constant number of statements."""
+def batch_placer(
+    actor_id: int, accounts: Sequence[int], *, seed: int, market: bool = False, size: int = BATCH
+) -> Callable[[str], object]:
+    """Place ``size`` one-share buys (as ``placer`` makes them: limits at the reference price, or
+    market orders) in one call of ``order_place_batch``: one transaction, one lock statement, a
+    constant number of statements. A warm-up call places ``WARMUP_BATCH``."""
     from apps.orders.batch import OrderRequest, order_place_batch
     from apps.users.models import User
 
@@ -126,16 +132,16 @@ def batch_placer(actor_id: int, accounts: Sequence[int], *, seed: int) -> Callab
 
     def place(key: str) -> object:
         requests = []
-        for n in range(BATCH):
+        for n in range(WARMUP_BATCH if "-warmup-" in key else size):
             symbol, price = rng.choice(prices)
             requests.append(
                 OrderRequest(
                     account=rng.choice(pool),
                     symbol=symbol,
                     side="buy",
-                    type="limit",
+                    type="market" if market else "limit",
                     quantity=QUANTITY,
-                    limit_price=price,
+                    limit_price=None if market else price,
                     time_in_force="day",
                     client_order_id=f"{key}-{n}",
                 )
@@ -200,6 +206,14 @@ def place_limit(spec: Spec) -> Callable[[str], object]:
 
 def place_market(spec: Spec) -> Callable[[str], object]:
     return placer(spec.actor_id, spec.ids, market=True, seed=spec.index)
+
+
+#: orders per call of the end-to-end run through the batch entry (``--e2e-batch``)
+E2E_BATCH = int(os.environ.get("BENCH_E2E_BATCH", "100"))
+
+
+def place_market_batch(spec: Spec) -> Callable[[str], object]:
+    return batch_placer(spec.actor_id, spec.ids, seed=spec.index, market=True, size=E2E_BATCH)
 
 
 def filler(order_ids: Sequence[int]) -> Callable[[str], object]:

@@ -32,7 +32,6 @@ PLACE_STEPS = (
     "brokers_for",
     "instruction_add",
     "event",
-    "kick",
 )
 FILL_STEPS = (
     "receive",

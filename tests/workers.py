@@ -125,6 +125,8 @@ def start_worker(
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url_for_tests(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),
+        # Tests send the relay themselves unless they ask for the loop (tests/pipeline/test_relay_loop.py).
+        "BROKERS_RELAY_LOOP": "false",
         **(extra_env or {}),
     }
     command = [
@@ -144,7 +146,7 @@ def start_worker(
         "-l",
         "info",
         "-n",
-        f"{broker.queue}@%h",
+        f"{broker.queue}-{uuid.uuid4().hex[:6]}@%h",  # workers sharing a queue need names of their own
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)

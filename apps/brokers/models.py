@@ -37,6 +37,9 @@ class InstructionStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn before it was sent"
 
 
+OUTBOX_CHANNEL = "brokers_outbox"
+
+
 class OrderInstruction(models.Model):
     """The outbox: written in the same transaction that accepts (or cancels, replaces) an
     order, then claimed by the relay with SKIP LOCKED and handed to the broker. A crash
@@ -73,6 +76,16 @@ class OrderInstruction(models.Model):
                 name="instruction_ready",
             ),
             models.Index(fields=("claimed_at",), condition=Q(status="in_flight"), name="instruction_in_flight"),
+        ]
+        triggers = [
+            # Wakes the relay loops (``relay_loop.py``) once per inserting statement; delivered at commit.
+            pgtrigger.Trigger(
+                name="outbox_notify",
+                level=pgtrigger.Statement,
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                func=f"PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL;",
+            )
         ]
         permissions = [("close_dead_order", "Can close an order whose submit was dead-lettered")]
 

@@ -1,11 +1,11 @@
 """The outbox: routing instructions written in the order's own transaction.
 
-Nothing here calls a broker; the relay (``relay.py``) does, after commit, outside any lock.
+Nothing here calls a broker; the relay (``relay.py``) does, after commit, outside any lock. The
+insert itself wakes the relay loops (``relay_loop.py``: a statement trigger notifies them at commit).
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -81,26 +81,3 @@ def instruction_add(
     instruction = _instruction(order_id, broker, action, now, payload)
     instruction.save(force_insert=True)
     return instruction
-
-
-_last_kick = [0.0]
-KICK_INTERVAL = 0.05  # seconds: one relay run drains the whole backlog, so one kick per burst is enough
-
-
-def kick() -> None:
-    """Ask a worker to run the relay now (after commit), at most once per ``KICK_INTERVAL``
-    per process: one run drains the whole backlog. An instruction that no kick covers is picked
-    up by beat's relay run every two seconds; a lost kick loses nothing either way: the outbox
-    row is the durable part."""
-    from apps.brokers.tasks import relay_task
-
-    now = time.monotonic()
-    if now - _last_kick[0] < KICK_INTERVAL:
-        return
-    _last_kick[0] = now
-    try:
-        relay_task.delay()
-    except Exception:
-        import logging
-
-        logging.getLogger(__name__).warning("could not enqueue the relay; beat will run it", exc_info=True)

@@ -58,11 +58,6 @@ class Acceptance:
         self.holds = HoldReservations(self.locked)
 
     @property
-    def routed(self) -> bool:
-        """Whether any order of the batch was accepted (and so queued for its broker)."""
-        return any(item.hold is not None for item in self.decided)
-
-    @property
     def now(self) -> datetime:
         return self.inputs.now
 

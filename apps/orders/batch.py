@@ -15,7 +15,7 @@ What is done per batch rather than per order:
 - replays are found with one query for the whole batch, and on a race with a concurrent placement
   of the same ``client_order_id`` (the unique constraint) the batch is retried once and the
   conflicting items become replays;
-- the relay is kicked once, after the commit.
+- the commit wakes the relay loops (the outbox insert notifies them).
 
 Risk is evaluated per order, in request order, against the locked balances as earlier orders of
 the batch left them: two orders of one account in one batch see each other's holds, open-order
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from apps.accounts.models import TradingAccount
@@ -242,8 +242,6 @@ def _place_all(ready: list[_Ready]) -> dict[int, Placed]:
     for earlier, item in twins:
         answers[item.index] = _replay_of(earlier, item)
     faults.point("orders.place.before_commit")
-    if acceptance.routed:
-        transaction.on_commit(outbox.kick)
     return answers
 
 

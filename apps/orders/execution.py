@@ -29,7 +29,7 @@ from apps.ledger import locks as ledger_locks
 from apps.ledger.models import Asset, Purpose
 from apps.ledger.selectors import asset_get
 from apps.ledger.services import ledger_accounts_resolve
-from apps.orders import errors
+from apps.orders import deferred, errors
 from apps.orders.events import event
 from apps.orders.fills import book_fill
 from apps.orders.holds import Terms, hold_needed, notional_estimate, resize_hold
@@ -92,7 +92,7 @@ def apply_reports(*, broker: str, reports: list[ExecutionReport], actor_id: int)
     that fill. Each report is then applied exactly as ``apply_report`` applies it alone, its
     locks answered from memory. Raises as ``apply_report`` does; the caller rolls back."""
     now = timezone.now()
-    with lock_scope(), ledger_locks.lock_scope():
+    with lock_scope(), ledger_locks.lock_scope(), deferred.writes_deferred():
         orders = lock_orders(r.order_id for r in reports)
         filling = {r.order_id for r in reports if r.exec_type in FILL_TYPES} & set(orders)
         wanted: list[tuple[int | None, str, Asset]] = []
@@ -151,14 +151,16 @@ def _apply_pending_replace(order: Order, actor_id: int, now: Any, report: Execut
     order.pending_replace = None
     if order.status == Status.PENDING_REPLACE:
         order.status = next_status(machine(order), Event.REPLACED)
-    event(
-        order,
-        EventKind.REPLACED,
-        actor_id=actor_id,
-        initiator=Initiator.VENUE,
-        at=now,
-        data={"implied_by": report.exec_id, **_terms_data(order)},
-    ).save()
+    deferred.add_event(
+        event(
+            order,
+            EventKind.REPLACED,
+            actor_id=actor_id,
+            initiator=Initiator.VENUE,
+            at=now,
+            data={"implied_by": report.exec_id, **_terms_data(order)},
+        )
+    )
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -217,10 +219,12 @@ def _apply_answer(order: Order, report: ExecutionReport, actor_id: int, now: Any
     if order.status == Status.REJECTED:
         order.reject_reason, order.reject_detail = "broker_rejected", report.text
     order.updated_at = now
-    order.save()
+    deferred.save_order(order)
     if order.status in TERMINAL or report.exec_type in (ExecType.REPLACED, ExecType.REPLACE_REJECTED):
         resize_hold(order, actor_id)  # nothing else changes what the hold needs
-    event(order, kind, actor_id=actor_id, initiator=initiator, data=data, broker_at=report.broker_time, at=now).save()
+    deferred.add_event(
+        event(order, kind, actor_id=actor_id, initiator=initiator, data=data, broker_at=report.broker_time, at=now)
+    )
 
 
 def _cancel_initiator(order: Order) -> str:

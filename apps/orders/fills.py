@@ -24,7 +24,7 @@ from apps.ledger.models import Asset, Hold, JournalTransaction, Purpose, Transac
 from apps.ledger.posting import post_locked
 from apps.ledger.selectors import asset_get
 from apps.ledger.services import ledger_accounts_resolve
-from apps.orders import errors
+from apps.orders import deferred, errors
 from apps.orders.events import event
 from apps.orders.holds import hold_needed, release_excess
 from apps.orders.locks import position_lock
@@ -151,26 +151,28 @@ def book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int,
     txn, accounts, hold = _post(
         order, broker, report, actor_id, currency=currency, notional=notional, fee=fee, keep=keep
     )
-    Fill.objects.create(
-        order=order,
-        broker=broker,
-        exec_id=report.exec_id,
-        quantity=quantity,
-        price=price,
-        fee=fee,
-        executed_at=report.broker_time or now,
-        booked_at=now,
-        transaction=txn,
-        late=late,
+    deferred.add_fill(
+        Fill(
+            order=order,
+            broker=broker,
+            exec_id=report.exec_id,
+            quantity=quantity,
+            price=price,
+            fee=fee,
+            executed_at=report.broker_time or now,
+            booked_at=now,
+            transaction=txn,
+            late=late,
+        )
     )
     order.updated_at = now
-    order.save()
+    deferred.save_order(order)
     position = position_lock(account_id=order.account_id, instrument_id=order.instrument_id, now=now)
     realized = apply_fill(position, side=order.side, quantity=quantity, cash=notional, fee=fee, now=now)
     if hold is not None:
         release_excess(order, hold, accounts, actor_id, scale=scale)
     kind = EventKind.FILLED if order.filled_quantity == order.quantity else EventKind.PARTIALLY_FILLED
-    event(
+    timeline = event(
         order,
         kind,
         actor_id=actor_id,
@@ -188,4 +190,5 @@ def book_fill(order: Order, broker: str, report: ExecutionReport, actor_id: int,
             "late": late,
             "realized_pnl": realized,
         },
-    ).save()
+    )
+    deferred.add_event(timeline)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from apps.orders import deferred
 from apps.orders.models import Position
 
 QUANTUM = Decimal("0.00000001")
@@ -33,5 +34,5 @@ def apply_fill(
         position.quantity -= quantity
         position.realized_pnl += realized
     position.updated_at = now
-    position.save(update_fields=["quantity", "cost_basis", "realized_pnl", "updated_at"])
+    deferred.save_position(position)
     return realized

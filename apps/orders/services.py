@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from apps.brokers import outbox
@@ -96,7 +95,6 @@ def _request_cancel(order: Order, *, actor_id: int, initiator: str, reason: str,
     outbox.instruction_add(
         order_id=order.pk, broker=order.broker, action="cancel", now=now, payload={"initiator": initiator}
     )
-    transaction.on_commit(outbox.kick)
     return order
 
 
@@ -198,7 +196,6 @@ def order_replace(
                 "checks": [c.as_dict() for c in decision.checks],
             },
         ).save()
-        transaction.on_commit(outbox.kick)
         faults.point("orders.replace.before_commit")
         return order
 

@@ -302,6 +302,12 @@ DEFAULT_BROKER = env("DEFAULT_BROKER", default="paper")
 # An outbox instruction in flight longer than this is presumed orphaned by a dead worker:
 # its outcome is resolved by asking the broker, never by sending it again blindly.
 BROKERS_RELAY_STALE_SECONDS = env.int("BROKERS_RELAY_STALE_SECONDS", default=120)
+# Every Celery worker runs a relay loop (apps/brokers/relay_loop.py), woken by LISTEN/NOTIFY when
+# outbox rows commit, claiming up to BROKERS_RELAY_BATCH instructions at a time; it also wakes every
+# BROKERS_RELAY_WAKE_SECONDS for instructions whose backoff ended. Beat's relay task is the safety net.
+BROKERS_RELAY_LOOP = env.bool("BROKERS_RELAY_LOOP", default=True)
+BROKERS_RELAY_BATCH = max(1, env.int("BROKERS_RELAY_BATCH", default=100))
+BROKERS_RELAY_WAKE_SECONDS = max(0.05, env.float("BROKERS_RELAY_WAKE_SECONDS", default=1.0))
 # The relay's circuit breaker per broker: after this many consecutive transport failures it stops
 # calling the broker for the cool-down, then sends one probe (apps/brokers/circuit.py).
 BROKERS_CIRCUIT_FAILURES = env.int("BROKERS_CIRCUIT_FAILURES", default=5)

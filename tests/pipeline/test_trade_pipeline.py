@@ -1,9 +1,9 @@
 """The trade path end to end: place -> outbox -> a real Celery worker on a real broker ->
 the paper broker -> execution reports -> fills in the ledger. No eager mode, no mocks.
 
-Placing an order enqueues the relay on commit; in the test process that message goes to an
-in-memory broker and is lost on purpose — each test then sends the relay (as beat's safety net
-would) to its own worker, which proves that a lost enqueue loses no order.
+The workers here run without their relay loop (``BROKERS_RELAY_LOOP=false``): each test sends the
+relay task itself, as beat's safety net would, which proves that an outbox row nobody was woken
+for loses no order. ``test_relay_loop.py`` runs the loop.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 KILLS = 50
 ORDERS = 300
-WORKER_ENV = {"PAPER_PARTIAL_FILL_QUANTITY": "3", "BROKERS_RELAY_STALE_SECONDS": "1"}
+WORKER_ENV = {"PAPER_PARTIAL_FILL_QUANTITY": "3", "BROKERS_RELAY_STALE_SECONDS": "1", "BROKERS_RELAY_LOOP": "true"}
 ACTIVE = ("pending", "in_flight", "unknown")
 
 
