@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import database, pipeline, report
+from bench import database, pipeline, report, results
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -45,6 +45,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="Celery broker of the end-to-end run (default auto: RabbitMQ, else Redis, else the filesystem transport)",
     )
     trade.add_argument("--no-trade", action="store_true", help="ledger figures only")
+    results.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -60,8 +61,9 @@ def main(argv: list[str]) -> int:
     database.django_setup()
     progress(f"migrating {database.BENCH_DATABASE}")
     database.migrate()
+    collected = results.Collector(args, embedded=target.embedded)
     try:
-        return _run(args, target, broker, progress, began)
+        return _run(args, target, broker, progress, began, collected)
     finally:
         pipeline.cleanup(broker)
 
@@ -72,6 +74,7 @@ def _run(
     broker: pipeline.Broker,
     progress: Callable[[str], None],
     began: float,
+    collected: results.Collector,
 ) -> int:
     from bench import anatomy, fixtures, history, reads, sequencer, workers
 
@@ -79,6 +82,7 @@ def _run(
     for line in report.machine(embedded=target.embedded).lines():
         print(line)
     print(f"before    {report.load()}")
+    collected.baseline(target.original_url, seconds=args.pgbench_seconds, skip=args.no_pgbench, progress=progress)
     progress(f"creating and funding {args.clients + 2} client accounts through the services")
     fx = fixtures.create(clients=args.clients)
 
@@ -128,16 +132,23 @@ def _run(
     finally:
         rounds = beat.stop()
     report.print_writes(writes)
+    lagged = sequencer.lag(after_transaction_id=first_id)
     sequencer.print_sequencer(
-        history_numbered=built.sequenced,
-        history_seconds=built.sequence_seconds,
-        beat=rounds,
-        lagged=sequencer.lag(after_transaction_id=first_id),
+        history_numbered=built.sequenced, history_seconds=built.sequence_seconds, beat=rounds, lagged=lagged
+    )
+    collected.writes(writes, "ledger")
+    collected.sequencer(
+        numbered=built.sequenced,
+        seconds=built.sequence_seconds,
+        lag_p50=lagged.p50,
+        lag_p99=lagged.p99,
+        lagged=lagged.transactions,
     )
 
     progress("timing reads")
     read_figures = reads.measure(trading_account_id=fx.reader, ledger_account_id=fx.reader_cash, reads=args.reads)
     report.print_reads(f"Reads, one ledger account with {built.entries:,} entries", read_figures)
+    collected.reads(read_figures)
     verdict = "consistent" if not built.problems else f"{len(built.problems)} PROBLEMS: {built.problems[:3]}"
     print(
         f"  (history written in SQL in {built.seconds:.1f} s; the sequencer numbered {built.sequenced:,} "
@@ -156,12 +167,13 @@ def _run(
 
     problems = list(built.problems)
     if not args.no_trade:
-        problems += _trade(args, broker, context, figure, progress)
+        problems += _trade(args, broker, context, figure, progress, collected)
 
     print()
     print(f"after     {report.load()}")
     print()
     print(f"(whole run {time.perf_counter() - began:.0f} s; the bench database is left in place for inspection)")
+    collected.finish()  # the JSON file under bench/results/ and the summary: the run's last lines
     return 0 if not problems else 1
 
 
@@ -171,10 +183,11 @@ def _trade(
     context: multiprocessing.context.SpawnContext,
     figure: Callable[..., report.WriteFigure],
     progress: Callable[[str], None],
+    collected: results.Collector,
 ) -> list[str]:
     """The trade path: placement and fills (1 and 4 workers), end to end through a real worker."""
     from apps.ledger.verification import verify
-    from bench import trade, trade_anatomy, workers
+    from bench import batch_sweep, httpload, trade, trade_anatomy, workers
 
     progress(f"trade path: {args.symbols} instruments, {args.traders} funded accounts with raised limits")
     tx = trade.create(accounts=args.traders, symbols=args.symbols)
@@ -251,6 +264,26 @@ def _trade(
         count="calls",
     )
     pipeline.print_end_to_end(e2e)
+    collected.writes(figures, "trade")
+    collected.end_to_end(e2e)
+    if not args.no_http:
+        httpload.run(
+            accounts=accounts,
+            prices=tx.prices,
+            orders=args.http_orders,
+            rate=args.http_rate,
+            collected=collected,
+            progress=progress,
+        )
+    if args.batch_sizes:
+        batch_sweep.run(
+            sizes=args.batch_sizes,
+            orders=args.orders,
+            actor_id=tx.actor_id,
+            accounts=accounts,
+            collected=collected,
+            progress=progress,
+        )
 
     progress(f"timing and profiling {args.trade_anatomy} placements and fills")
     print()

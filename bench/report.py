@@ -17,6 +17,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+#: PostgreSQL's own TPC-B rate on the same server in the same run (``bench.pgbench``), set once it
+#: is measured; None when it is not (every ratio to it is then n/a)
+TPCB_TPS: float | None = None
+#: the heading of the ratio columns: "<multiplication sign> TPC-B"
+TPCB_COLUMN = "\u00d7 TPC-B"
+
+
+def times_tpcb(rate: float | None) -> str:
+    """A rate as a multiple of the run's TPC-B tps, for the ratio columns."""
+    return f"{rate / TPCB_TPS:.2f}" if TPCB_TPS and rate is not None else "n/a"
+
+
 def ms(seconds: float) -> str:
     value = seconds * 1000
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
@@ -163,7 +175,7 @@ def print_writes(
     width = max([52, *(len(fig.label) for fig in figures)])
     print()
     print(
-        f"{title:<{width}} {count:>8} {'rate':>10} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{title:<{width}} {count:>8} {'rate':>10} {TPCB_COLUMN:>7} {'p50 ms':>7} {'p99 ms':>7} "
         f"{f'CPU ms/{unit}: client':>17} {'server':>6}  notes"
     )
     for fig in figures:
@@ -177,7 +189,8 @@ def print_writes(
             notes.append(", ".join(f"{name} {value}" for name, value in sorted(fig.outcomes.items())))
         rate = f"{fig.rate:>6.0f} {unit}/s"
         print(
-            f"{fig.label:<{width}} {fig.postings:>8} {rate:>10} {ms(percentile(fig.latencies, 50)):>7} "
+            f"{fig.label:<{width}} {fig.postings:>8} {rate:>10} {times_tpcb(fig.rate):>7} "
+            f"{ms(percentile(fig.latencies, 50)):>7} "
             f"{ms(percentile(fig.latencies, 99)):>7} {fig.client_cpu / fig.postings * 1000:>17.2f} {server:>6}  "
             f"{', '.join(notes)}"
         )
