@@ -53,6 +53,7 @@ class _Held:
     holds: dict[int, Hold] = field(default_factory=dict)
     assets: dict[str, Asset] = field(default_factory=dict)  # immutable rows, read once per batch
     resolved: dict[tuple[int | None, str, int], LedgerAccount] = field(default_factory=dict)
+    changed_holds: dict[int, Hold] = field(default_factory=dict)  # written once, at the scope's end
 
 
 _held: ContextVar[_Held | None] = ContextVar("ledger_locks_held", default=None)
@@ -64,13 +65,28 @@ def lock_scope() -> Iterator[None]:
     every posting of a batch reads and updates the same ``LockedAccount`` and ``Hold`` objects,
     so a batch locks its rows up front in one statement each, in the global order, and the
     steps that follow lock nothing again (house accounts locked once per batch, not per fill).
+    The holds the batch changed are written at the block's end, in one statement.
     Leave the block before the transaction ends (a rollback discards what the objects say)."""
     assert connection.in_atomic_block, "a lock scope lives inside a transaction"
-    token = _held.set(_Held())
+    held = _Held()
+    token = _held.set(held)
     try:
         yield
     finally:
         _held.reset(token)
+    Hold.objects.bulk_update(list(held.changed_holds.values()), _HOLD_FIELDS)
+
+
+_HOLD_FIELDS = ["amount", "remaining", "captured", "status", "updated_at"]
+
+
+def save_hold(hold: Hold) -> None:
+    """Write a locked hold's figures: now, or, for a hold locked in a lock scope, at its end."""
+    held = _held.get()
+    if held is not None and held.holds.get(hold.pk) is hold:
+        held.changed_holds[hold.pk] = hold
+    else:
+        hold.save(update_fields=_HOLD_FIELDS)
 
 
 def scoped_asset(code: str) -> Asset | None:

@@ -13,11 +13,11 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from apps.ledger import errors
+from apps.ledger import errors, locks
 from apps.ledger.legs import Leg, fingerprint
 from apps.ledger.locks import LockedAccount
 from apps.ledger.models import Hold, HoldStatus, JournalTransaction, TransactionKind
-from apps.ledger.posting import post_locked
+from apps.ledger.posting import post_locked, postings_deferred
 
 
 def in_transaction() -> None:
@@ -106,7 +106,7 @@ def hold_settle_locked(
         hold.captured += amount
     _close_if_done(hold)
     hold.updated_at = txn.posted_at
-    hold.save(update_fields=["remaining", "captured", "status", "updated_at"])
+    locks.save_hold(hold)
     return txn
 
 
@@ -141,7 +141,7 @@ def hold_increase_locked(
     hold.amount += amount
     hold.remaining += amount
     hold.updated_at = txn.posted_at
-    hold.save(update_fields=["amount", "remaining", "updated_at"])
+    locks.save_hold(hold)
     return txn
 
 
@@ -180,3 +180,12 @@ def _close_if_done(hold: Hold) -> None:
         hold.status = HoldStatus.RELEASED
     else:
         hold.status = HoldStatus.CLOSED
+
+
+__all__ = [
+    "hold_increase_locked",
+    "hold_release_locked",
+    "hold_reserve_locked",
+    "hold_settle_locked",
+    "postings_deferred",
+]

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from apps.brokers.interface import FILL_TYPES, ExecType, ExecutionReport
 from apps.ledger import locks as ledger_locks
+from apps.ledger import operations as ledger_ops
 from apps.ledger.models import Asset, Purpose
 from apps.ledger.selectors import asset_get
 from apps.ledger.services import ledger_accounts_resolve
@@ -92,7 +93,7 @@ def apply_reports(*, broker: str, reports: list[ExecutionReport], actor_id: int)
     that fill. Each report is then applied exactly as ``apply_report`` applies it alone, its
     locks answered from memory. Raises as ``apply_report`` does; the caller rolls back."""
     now = timezone.now()
-    with lock_scope(), ledger_locks.lock_scope(), deferred.writes_deferred():
+    with lock_scope(), ledger_locks.lock_scope(), ledger_ops.postings_deferred(), deferred.writes_deferred():
         orders = lock_orders(r.order_id for r in reports)
         filling = {r.order_id for r in reports if r.exec_type in FILL_TYPES} & set(orders)
         wanted: list[tuple[int | None, str, Asset]] = []
