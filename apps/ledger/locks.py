@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from apps.core.rows import update_rows
 from apps.ledger.models import Asset, Hold, LedgerAccount
 
 _LOCK_ACCOUNTS = """
@@ -74,7 +75,7 @@ def lock_scope() -> Iterator[None]:
         yield
     finally:
         _held.reset(token)
-    Hold.objects.bulk_update(list(held.changed_holds.values()), _HOLD_FIELDS)
+    update_rows(list(held.changed_holds.values()), _HOLD_FIELDS)
 
 
 _HOLD_FIELDS = ["amount", "remaining", "captured", "status", "updated_at"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from apps.core.rows import update_rows
 from apps.orders.models import Fill, Order, OrderEvent, Position
 
 _ORDER_FIELDS = [f.name for f in Order._meta.concrete_fields if not f.primary_key]
@@ -50,8 +51,8 @@ def writes_deferred() -> Iterator[None]:
     finally:
         _pending.reset(token)
     Fill.objects.bulk_create(pending.fills)
-    Order.objects.bulk_update(list(pending.orders.values()), _ORDER_FIELDS)
-    Position.objects.bulk_update(list(pending.positions.values()), _POSITION_FIELDS)
+    update_rows(list(pending.orders.values()), _ORDER_FIELDS)
+    update_rows(list(pending.positions.values()), _POSITION_FIELDS)
     OrderEvent.objects.bulk_create(pending.events)
 
 

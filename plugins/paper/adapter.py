@@ -25,6 +25,7 @@ from apps.brokers.interface import (
     ReplaceRequest,
     SubmitAnswer,
 )
+from apps.core.rows import update_rows
 from plugins.paper import book
 from plugins.paper.config import PaperSettings
 from plugins.paper.market import MarketCache, market_get
@@ -103,7 +104,7 @@ class PaperBroker:
                         ]
                     else:
                         fresh[order.order_id] = book.accept(order, market, now, self.settings)
-            PaperOrder.objects.bulk_update([orders[i] for i in fresh], _ORDER_FIELDS)
+            update_rows([orders[i] for i in fresh], _ORDER_FIELDS)
         for order_id, rows in fresh.items():
             answers[order_id] = [book.to_report(row) for row in rows]
         return [answers[t.order_id] for t in tickets]
