@@ -257,13 +257,22 @@ async def open_loop(clients: Sequence[Client], rate: float, seconds: float, pref
     return run
 
 
+def postgres_delta(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> float | None:
+    """PostgreSQL's CPU seconds between two ``services_cpu`` snapshots. A backend that ended in
+    between (a web thread's connection past ``CONN_MAX_AGE``) reaches its postmaster with its whole
+    life's CPU: what it had spent before the first snapshot is taken off again."""
+    spent = services_delta(before, after).get("PostgreSQL")
+    if spent is None:
+        return None
+    return spent - sum(cpu for pid, (name, cpu) in before.items() if name == "PostgreSQL" and pid not in after)
+
+
 async def _measured(web_pid: int, body: Callable[[], Awaitable[LoadRun]]) -> LoadRun:
     web, services, client = tree_cpu(web_pid), services_cpu(), time.process_time()
     run = await body()
-    spent = services_delta(services, services_cpu())
     run.cpu = {
         "web": tree_cpu(web_pid) - web,
-        "postgres": spent.get("PostgreSQL") if spent else None,
+        "postgres": postgres_delta(services, services_cpu()),
         "load_generator": time.process_time() - client,
     }
     return run

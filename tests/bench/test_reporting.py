@@ -189,3 +189,14 @@ def test_plot_is_drawn(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     assert [fig["group"] for fig in plot.latency_figures(document)] == ["http", "trade"]
     out = plot.render(document, tmp_path / "img" / "bench.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_postgres_cpu_of_a_backend_that_ended_counts_only_its_share() -> None:
+    from bench import httpload
+
+    before = {1: ("PostgreSQL", 10.0), 2: ("PostgreSQL", 4.0), 3: ("RabbitMQ", 1.0)}
+    # backend 2 ended with 5.0 s in all: its postmaster (1) gained those 5.0 s and 0.5 s of its own;
+    # backend 4 started and spent 0.25 s. In the window: 0.5 + (5.0 - 4.0) + 0.25.
+    after = {1: ("PostgreSQL", 15.5), 3: ("RabbitMQ", 1.5), 4: ("PostgreSQL", 0.25)}
+    assert httpload.postgres_delta(before, after) == pytest.approx(1.75)
+    assert httpload.postgres_delta({}, {}) is None
