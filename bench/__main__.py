@@ -36,6 +36,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     trade.add_argument("--fills", type=int, default=800, help="fills per booking run (default 800)")
     trade.add_argument("--e2e", type=int, default=1000, help="orders in the end-to-end run (default 1000)")
     trade.add_argument("--placers", type=int, default=3, help="placing processes in the end-to-end run (default 3)")
+    trade.add_argument(
+        "--e2e-batch",
+        type=int,
+        default=100,
+        help="orders per call in the end-to-end run through the batch entry (default 100; 0 skips it)",
+    )
+    trade.add_argument(
+        "--e2e-batch-orders", type=int, default=3000, help="orders in each batch-entry end-to-end run (default 3000)"
+    )
+    trade.add_argument(
+        "--e2e-workers",
+        default="1,2",
+        help="relaying worker processes of the batch-entry runs, one run each (default 1,2)",
+    )
     trade.add_argument("--e2e-timeout", type=float, default=90, help="seconds to wait for the last fill (default 90)")
     trade.add_argument("--trade-anatomy", type=int, default=100, help="operations timed and profiled (default 100)")
     trade.add_argument(
@@ -208,6 +222,28 @@ def _trade(
         )
     end_rate = e2e.filled / e2e.window if e2e.window else 0.0
     progress(f"end to end: {e2e.filled} filled, {end_rate:.0f} orders/s")
+    batched: list[pipeline.EndToEnd] = []
+    for processes in [int(n) for n in str(args.e2e_workers).split(",") if n.strip()] if args.e2e_batch else []:
+        progress(
+            f"end to end through the batch entry: {args.e2e_batch_orders} market orders, {args.e2e_batch} a call, "
+            f"{processes} relaying worker process(es)"
+        )
+        with tempfile.TemporaryDirectory(prefix="bench-worker-") as folder:
+            batch_run = pipeline.measure(
+                broker=broker,
+                actor_id=tx.actor_id,
+                accounts=accounts,
+                orders=args.e2e_batch_orders,
+                clients=2,
+                timeout=args.e2e_timeout,
+                log=Path(folder) / "worker.log",
+                batch=args.e2e_batch,
+                worker_processes=processes,
+                prefix=f"{pipeline.E2E_PREFIX}b{processes}",
+            )
+        batched.append(batch_run)
+        rate = batch_run.filled / batch_run.window if batch_run.window else 0.0
+        progress(f"end to end through the batch entry: {batch_run.filled} filled, {rate:.0f} orders/s")
     progress(f"relay_once in this process, {args.trade_anatomy} instructions")
     relay_lines = trade_anatomy.relay(tx, count=args.trade_anatomy)
 
@@ -264,8 +300,12 @@ def _trade(
         count="calls",
     )
     pipeline.print_end_to_end(e2e)
+    for batch_run in batched:
+        pipeline.print_end_to_end(batch_run)
     collected.writes(figures, "trade")
     collected.end_to_end(e2e)
+    for batch_run in batched:
+        collected.end_to_end(batch_run)
     if not args.no_http:
         httpload.run(
             accounts=accounts,

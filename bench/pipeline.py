@@ -401,6 +401,7 @@ def measure(
     log: Path,
     batch: int = 0,
     worker_processes: int = 1,
+    prefix: str = E2E_PREFIX,
 ) -> EndToEnd:
     """Place ``orders`` market orders from ``clients`` processes (one at a time, or ``batch`` to a
     call of the batch entry) while ``worker_processes`` real workers relay them (their relay loops)."""
@@ -415,7 +416,7 @@ def measure(
         os.environ["BENCH_E2E_BATCH"] = str(batch)  # read by the spawned placers
     mode = "bench.trade:place_market_batch" if batch else "bench.trade:place_market"
     calls = -(-orders // batch) if batch else orders
-    plan = workers.specs(mode, workers=clients, total=calls, actor_id=actor_id, ids=accounts, key=E2E_PREFIX)
+    plan = workers.specs(mode, workers=clients, total=calls, actor_id=actor_id, ids=accounts, key=prefix)
     warmup = workers.WARMUP * clients * (trade.WARMUP_BATCH if batch else 1)
     expected = calls * batch if batch else orders
     marks: dict[str, float] = {}
@@ -432,13 +433,13 @@ def measure(
 
         def before_go() -> None:
             # the warm-up orders are relayed and filled first, so the window holds only measured ones
-            _wait_until_done(E2E_PREFIX, expected=warmup, warmup=True, deadline=time.monotonic() + 60)
+            _wait_until_done(prefix, expected=warmup, warmup=True, deadline=time.monotonic() + 60)
             marks["worker"] = pool_cpu()
             marks["busy"], marks["all"] = machine_busy()
             services_before.update(services_cpu())
 
         placed = workers.run(plan, context, before_go=before_go)
-        finished = _wait_until_done(E2E_PREFIX, expected=expected, warmup=False, deadline=time.monotonic() + timeout)
+        finished = _wait_until_done(prefix, expected=expected, warmup=False, deadline=time.monotonic() + timeout)
         worker_cpu = pool_cpu() - marks.get("worker", 0.0)
         busy, total = machine_busy()
         services = services_delta(services_before, services_cpu())
@@ -472,7 +473,7 @@ def measure(
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT o.status, count(*) FROM orders_order o WHERE {_MEASURED} GROUP BY o.status",
-            {"prefix": f"{E2E_PREFIX}-%"},
+            {"prefix": f"{prefix}-%"},
         )
         result.statuses = {status: int(count) for status, count in cursor.fetchall()}
         cursor.execute(
@@ -484,7 +485,7 @@ def measure(
                                   WHERE order_id = o.id AND kind = 'routed') r ON true
              WHERE {_MEASURED} AND o.status = 'filled'
             """,
-            {"prefix": f"{E2E_PREFIX}-%"},
+            {"prefix": f"{prefix}-%"},
         )
         rows = [(float(c), float(r) if r is not None else None, float(b)) for c, r, b in cursor.fetchall()]
     connection.close()
