@@ -157,9 +157,11 @@ class JournalTransaction(models.Model):
     """A balanced set of entries: per asset, its entries sum to zero. Never updated or deleted."""
 
     kind = models.CharField(max_length=16, choices=TransactionKind.choices)
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    # Unique through the Meta constraint (same name as Django's own): a unique field would also get a
+    # ``varchar_pattern_ops`` index for LIKE queries, which nothing runs, paid on every posting.
+    idempotency_key = models.CharField(max_length=128)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical legs, for idempotent retries.")
-    reference = models.CharField(max_length=128, blank=True, db_index=True)
+    reference = models.CharField(max_length=128, blank=True)  # indexed in Meta: exact lookups only
     memo = models.TextField(blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     correlation_id = models.CharField(max_length=64, blank=True)
@@ -180,9 +182,13 @@ class JournalTransaction(models.Model):
     class Meta:
         db_table = "ledger_journaltransaction"
         ordering = ("id",)
-        indexes = [models.Index(fields=("posted_at",), name="ledger_txn_posted_at")]
+        indexes = [
+            models.Index(fields=("posted_at",), name="ledger_txn_posted_at"),
+            models.Index(fields=("reference",), name="ledger_txn_reference"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=TransactionKind.values), name="ledger_txn_kind_valid"),
+            models.UniqueConstraint(fields=("idempotency_key",), name="ledger_journaltransaction_idempotency_key_key"),
         ]
         triggers = [
             *_APPEND_ONLY,

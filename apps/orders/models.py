@@ -47,7 +47,10 @@ STATUS_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in Sta
 
 
 class Order(models.Model):
-    account = models.ForeignKey("accounts.TradingAccount", on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: (account, status) and (account, created_at) lead with it.
+    account = models.ForeignKey(
+        "accounts.TradingAccount", on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     instrument = models.ForeignKey("instruments.Instrument", on_delete=models.PROTECT, related_name="orders")
     side = models.CharField(max_length=4, choices=Side.choices)
     type = models.CharField(max_length=10, choices=OrderType.choices)
@@ -181,7 +184,7 @@ class EventKind(models.TextChoices):
 class OrderEvent(models.Model):
     """One line of an order's timeline. Append-only: the database refuses UPDATE and DELETE."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events", db_index=False)  # (order, id) leads
     kind = models.CharField(max_length=24, choices=EventKind.choices)
     status_after = models.CharField(max_length=16, choices=STATUS_CHOICES)
     at = models.DateTimeField(help_text="Our time (UTC, microseconds).")
