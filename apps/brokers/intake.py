@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from apps.brokers.interface import FILL_TYPES, ExecType, ExecutionReport
 from apps.brokers.models import ExecutionReportRecord, ReportReplay, ReportStatus
+from apps.brokers.sinks import report_sink
 from apps.core import faults
 from apps.core.actors import system_actor
 from apps.core.db import atomic_with_retry
@@ -108,12 +109,10 @@ def problems(report: ExecutionReport) -> list[str]:
 
 
 def _apply(broker: str, report: ExecutionReport, actor_id: int) -> None:
-    from apps.orders.execution import apply_report
-
     found = problems(report)
     if found:
         raise InvalidReport("; ".join(found))
-    apply_report(broker=broker, report=report, actor_id=actor_id)
+    report_sink().apply_report(broker=broker, report=report, actor_id=actor_id)
 
 
 def _record_and_apply(broker: str, report: ExecutionReport, actor_id: int) -> str:
@@ -245,8 +244,6 @@ def _receive_batch(broker: str, reports: Sequence[ExecutionReport], actor_id: in
 
     @atomic_with_retry()
     def together() -> None:
-        from apps.orders.execution import apply_reports
-
         chosen = [reports[i] for i in valid]
         new = _record_all(broker, chosen, timezone.now())
         seen: set[str] = set()
@@ -267,7 +264,9 @@ def _receive_batch(broker: str, reports: Sequence[ExecutionReport], actor_id: in
         ):
             raise _NotForTheBatch  # a dead letter comes again: tried on its own
         sub = [reports[i] for i in applying]  # applied order by order, as the per-order path does
-        apply_reports(broker=broker, reports=[sub[k] for ks in _by_order(sub).values() for k in ks], actor_id=actor_id)
+        report_sink().apply_reports(
+            broker=broker, reports=[sub[k] for ks in _by_order(sub).values() for k in ks], actor_id=actor_id
+        )
         faults.point("intake.batch.before_commit")
 
     try:

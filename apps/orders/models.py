@@ -184,7 +184,9 @@ class EventKind(models.TextChoices):
 class OrderEvent(models.Model):
     """One line of an order's timeline. Append-only: the database refuses UPDATE and DELETE."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events", db_index=False)  # (order, id) leads
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="events", db_index=False
+    )  # (order, id) leads
     kind = models.CharField(max_length=24, choices=EventKind.choices)
     status_after = models.CharField(max_length=16, choices=STATUS_CHOICES)
     at = models.DateTimeField(help_text="Our time (UTC, microseconds).")
