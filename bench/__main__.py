@@ -293,6 +293,17 @@ def _trade(
         accepted = accepted[sum(len(spec.ids) for spec in plan) :]
         label = f"intake.receive FILL, {count} worker{'s' if count > 1 else ''}"
         figures.append(figure(label, workers.run(plan, context), count, "fill"))
+    batch_accepted = trade.accepted_orders("b1") + trade.accepted_orders("b4")
+    for count in (1, 2):
+        plan = trade.fill_batch_specs(
+            order_ids=batch_accepted, workers=count, batches=10, actor_id=tx.actor_id, key=f"fb{count}"
+        )
+        batch_accepted = batch_accepted[sum(len(spec.ids) for spec in plan) :]
+        label = f"intake.receive_many, {count} worker{'s' if count > 1 else ''}, {trade.BATCH} FILLs a call"
+        booked = figure(label, workers.run(plan, context), count, "batch")
+        booked.postings *= trade.BATCH  # the rate counts fills; latencies stay per batch
+        progress(f"{label}: {booked.rate:.0f} fills/s")
+        figures.append(booked)
     report.print_writes(
         figures,
         title="Trade path, service layer (every guarantee on)",

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from bench.workers import WARMUP, Spec
 
@@ -216,12 +217,11 @@ def place_market_batch(spec: Spec) -> Callable[[str], object]:
     return batch_placer(spec.actor_id, spec.ids, seed=spec.index, market=True, size=E2E_BATCH)
 
 
-def filler(order_ids: Sequence[int]) -> Callable[[str], object]:
-    """Book a FILL report for each of ``order_ids`` in turn: the whole quantity at the limit
-    price, a 1.00 commission, as the paper broker would report it."""
+def fill_reports(order_ids: Sequence[int]) -> Callable[[str], Any]:
+    """A FILL report for each of ``order_ids`` in turn: the whole quantity at the limit price, a
+    1.00 commission, as the paper broker would report it."""
     from datetime import UTC, datetime
 
-    from apps.brokers import intake
     from apps.brokers.interface import ExecType, ExecutionReport
     from apps.orders.models import Order
 
@@ -231,10 +231,10 @@ def filler(order_ids: Sequence[int]) -> Callable[[str], object]:
     }
     queue = iter(order_ids)
 
-    def fill(key: str) -> object:
+    def report(key: str) -> Any:
         order_id = next(queue)
         quantity, price = terms[order_id]
-        report = ExecutionReport(
+        return ExecutionReport(
             exec_id=f"BENCH-{key}",
             order_id=order_id,
             exec_type=ExecType.FILL,
@@ -246,13 +246,62 @@ def filler(order_ids: Sequence[int]) -> Callable[[str], object]:
             leaves_quantity=Decimal(0),
             broker_time=datetime.now(UTC),
         )
-        return intake.receive("paper", report)
+
+    return report
+
+
+def filler(order_ids: Sequence[int]) -> Callable[[str], object]:
+    """Book one FILL report (``fill_reports``) per call through ``intake.receive``."""
+    from apps.brokers import intake
+
+    report = fill_reports(order_ids)
+
+    def fill(key: str) -> object:
+        return intake.receive("paper", report(key))
 
     return fill
 
 
 def fill_step(spec: Spec) -> Callable[[str], object]:
     return filler(spec.ids)
+
+
+def batch_filler(order_ids: Sequence[int]) -> Callable[[str], object]:
+    """Book ``BATCH`` FILL reports (as ``filler`` makes them) in one ``intake.receive_many`` call:
+    one transaction, the reports recorded in one statement, every row locked once, the postings
+    and the order side written with one statement per table. A warm-up call books ``WARMUP_BATCH``."""
+    from apps.brokers import intake
+
+    report = fill_reports(order_ids)
+
+    def fill(key: str) -> object:
+        size = WARMUP_BATCH if "-warmup-" in key else BATCH
+        reports = [report(f"{key}-{n}") for n in range(size)]
+        outcomes = intake.receive_many("paper", reports)
+        if outcomes.count("applied") != size:
+            raise RuntimeError(f"a batch of fills was not booked: {sorted(set(outcomes))}")
+        return "batch"
+
+    return fill
+
+
+def fill_batch_step(spec: Spec) -> Callable[[str], object]:
+    return batch_filler(spec.ids)
+
+
+def fill_batch_specs(*, order_ids: Sequence[int], workers: int, batches: int, actor_id: int, key: str) -> list[Spec]:
+    """Split ``batches`` calls of ``BATCH`` fills over ``workers`` processes, each with its own orders."""
+    share, extra = divmod(batches, workers)
+    specs, taken = [], 0
+    for index in range(workers):
+        count = share + (1 if index < extra else 0)
+        needed = count * BATCH + WARMUP * WARMUP_BATCH
+        mine = tuple(order_ids[taken : taken + needed])
+        if len(mine) < needed:
+            raise RuntimeError(f"not enough accepted orders to book {batches} batches of fills")
+        taken += needed
+        specs.append(Spec("bench.trade:fill_batch_step", index, count, actor_id, mine, key))
+    return specs
 
 
 def accepted_orders(prefix: str) -> list[int]:
