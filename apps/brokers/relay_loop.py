@@ -21,6 +21,7 @@ import logging
 import threading
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -33,7 +34,8 @@ logger = logging.getLogger(__name__)
 def _listen() -> Any:
     """A connection of its own, in autocommit, LISTENing on the outbox channel."""
     wrapper = connections["default"]
-    conn = wrapper.get_new_connection(wrapper.get_connection_params())
+    # straight from the driver, never from the pool: it stays open, in session mode, for LISTEN
+    conn = psycopg.connect(**wrapper.get_connection_params())
     conn.autocommit = True
     conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
     return conn

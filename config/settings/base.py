@@ -76,14 +76,21 @@ TEMPLATES = [
 ]
 
 
-def database_settings(url: str) -> dict[str, object]:
-    """One PostgreSQL database from a URL; never anything but PostgreSQL."""
+def database_settings(url: str, *, pool: bool = False) -> dict[str, object]:
+    """One PostgreSQL database from a URL; never anything but PostgreSQL. ``pool``: connections
+    from a per-process psycopg pool (``DATABASE_POOL``, on by default for the service)."""
     db = environ.Env.db_url_config(url)
     if db["ENGINE"] != "django.db.backends.postgresql":
         raise RuntimeError(f"This service runs on PostgreSQL only (got {db['ENGINE']}).")
     db["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     db["CONN_HEALTH_CHECKS"] = True
     db.setdefault("OPTIONS", {})
+    if pool:
+        # Django 5.2's psycopg pool, one per process (web threads and a worker's relay loop share
+        # it); it needs CONN_MAX_AGE = 0: connections go back to the pool, not closed.
+        db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=16)}
+        db["CONN_MAX_AGE"] = 0
+        db["CONN_HEALTH_CHECKS"] = False
     db["TEST"] = {"NAME": env("DJANGO_TEST_DATABASE", default="test_backoffice")}
     return db
 

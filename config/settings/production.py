@@ -18,7 +18,7 @@ if not env("CELERY_BROKER_URL", default=""):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production (RabbitMQ or Redis).")
 if not env("REDIS_URL", default=""):
     raise ImproperlyConfigured("REDIS_URL must be set in production (API throttles need a shared cache).")
-DATABASES = {"default": database_settings(_db_url)}
+DATABASES = {"default": database_settings(_db_url, pool=env.bool("DATABASE_POOL", default=True))}
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the real host names.")

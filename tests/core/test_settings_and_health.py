@@ -86,3 +86,28 @@ def test_with_db_keeps_the_callers_settings_choice():
         check=True,
     )
     assert result.stdout.strip() == "None"
+
+
+def test_the_service_pools_its_connections_unless_told_not_to():
+    from config.settings.base import database_settings
+
+    pooled = database_settings("postgresql://u@db.example/prod", pool=True)
+    assert pooled["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 16}  # type: ignore[index]
+    assert (pooled["CONN_MAX_AGE"], pooled["CONN_HEALTH_CHECKS"]) == (0, False)  # Django requires it with a pool
+    plain = database_settings("postgresql://u@db.example/prod")
+    assert "pool" not in plain["OPTIONS"]  # type: ignore[operator]
+    script = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('pool'))"
+    for value, expected in (("", "{'min_size': 1, 'max_size': 16}"), ("false", "None")):
+        env = {**SAFE, "DJANGO_SETTINGS_MODULE": "config.settings.production", "DATABASE_POOL": value}
+        if not value:
+            env.pop("DATABASE_POOL")
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+        done = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {script}"],
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.stdout.strip().splitlines()[-1:] == [expected], done.stderr[-2000:]
