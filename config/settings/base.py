@@ -260,6 +260,19 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues, so that each kind of work scales on its own workers (`celery worker -Q brokers`, ...). A
+# worker started without -Q consumes them all. The relay itself runs in every worker's relay loop
+# (apps/brokers/relay_loop.py); the brokers queue carries its safety net, polls and resyncs.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {name: {} for name in ("celery", "brokers", "sequencers", "scheduled")}
+CELERY_TASK_ROUTES = {
+    "brokers.*": {"queue": "brokers"},
+    "ledger.sequence": {"queue": "sequencers"},
+    "orders.sequence_events": {"queue": "sequencers"},
+    "ledger.verify": {"queue": "scheduled"},
+    "compliance.*": {"queue": "scheduled"},
+    "orders.expire_day_orders": {"queue": "scheduled"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Logging ---------------------------------------------------------------------------

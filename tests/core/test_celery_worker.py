@@ -37,3 +37,24 @@ def test_a_real_worker_runs_ledger_verify_on_the_test_database(tmp_path: Path) -
         assert expected_after == expected + 2
         report = worker.wait_for(_succeeded(worker.send(verify_ledger_task))).group(1)
         assert report == f"{{'ok': True, 'problems': 0, 'accounts': {expected_after}}}"
+
+
+def test_each_kind_of_work_has_its_own_queue():
+    """Workers can be scaled per queue (``celery worker -Q brokers``); one without -Q takes all."""
+    from config.celery_app import app
+
+    assert {q.name for q in app.amqp.queues.values()} == {"celery", "brokers", "sequencers", "scheduled"}
+    routes = {
+        "brokers.relay": "brokers",
+        "brokers.poll": "brokers",
+        "brokers.resync": "brokers",
+        "ledger.sequence": "sequencers",
+        "orders.sequence_events": "sequencers",
+        "ledger.verify": "scheduled",
+        "compliance.reconcile": "scheduled",
+        "compliance.verify_audit": "scheduled",
+        "orders.expire_day_orders": "scheduled",
+    }
+    assert {task: app.amqp.router.route({}, task)["queue"].name for task in routes} == routes
+    app.autodiscover_tasks(force=True)
+    assert set(routes) <= set(app.tasks)  # every routed name is a real task
