@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from apps.brokers.interface import FILL_TYPES, ExecType, ExecutionReport
 from apps.brokers.models import ExecutionReportRecord, ReportReplay, ReportStatus
-from apps.brokers.sinks import report_sink
+from apps.brokers.sinks import order_side
 from apps.core import faults
 from apps.core.actors import system_actor
 from apps.core.db import atomic_with_retry
@@ -112,7 +112,7 @@ def _apply(broker: str, report: ExecutionReport, actor_id: int) -> None:
     found = problems(report)
     if found:
         raise InvalidReport("; ".join(found))
-    report_sink().apply_report(broker=broker, report=report, actor_id=actor_id)
+    order_side().apply_report(broker=broker, report=report, actor_id=actor_id)
 
 
 def _record_and_apply(broker: str, report: ExecutionReport, actor_id: int) -> str:
@@ -264,7 +264,7 @@ def _receive_batch(broker: str, reports: Sequence[ExecutionReport], actor_id: in
         ):
             raise _NotForTheBatch  # a dead letter comes again: tried on its own
         sub = [reports[i] for i in applying]  # applied order by order, as the per-order path does
-        report_sink().apply_reports(
+        order_side().apply_reports(
             broker=broker, reports=[sub[k] for ks in _by_order(sub).values() for k in ks], actor_id=actor_id
         )
         faults.point("intake.batch.before_commit")

@@ -37,11 +37,9 @@ from apps.brokers.interface import (
     SubmitAnswer,
 )
 from apps.brokers.models import InstructionStatus, OrderInstruction
-from apps.brokers.tickets import ticket_for
+from apps.brokers.sinks import order_side
 from apps.core import faults
 from apps.core.actors import system_actor
-from apps.orders.events import event
-from apps.orders.models import EventKind, Initiator, OrderEvent
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -110,21 +108,8 @@ def _claim(limit: int) -> list[tuple[OrderInstruction, bool, bool]]:
         rows = list(
             OrderInstruction.objects.filter(id__in=list(previous)).select_related("order__account", "order__instrument")
         )
-        actor_id = system_actor().pk
-        OrderEvent.objects.bulk_create(
-            [
-                event(
-                    r.order,
-                    EventKind.ROUTED,
-                    actor_id=actor_id,
-                    initiator=Initiator.SYSTEM,
-                    at=now,
-                    data={"destination": r.broker, "action": r.action, "attempt": r.attempts},
-                )
-                for r in rows
-                if r.action == "submit" and previous[r.pk] == InstructionStatus.PENDING
-            ]
-        )
+        first_submits = [r for r in rows if r.action == "submit" and previous[r.pk] == InstructionStatus.PENDING]
+        order_side().record_routed(first_submits, actor_id=system_actor().pk, now=now)
         faults.point("relay.claim.before_commit")
     order = sorted(rows, key=lambda r: (r.action != "cancel", r.pk))
     return [(r, previous[r.pk] == InstructionStatus.UNKNOWN, r.broker in gate.probing) for r in order]
@@ -154,7 +139,7 @@ def _call(adapter: BrokerAdapter, row: OrderInstruction, was_unknown: bool) -> l
     """Send the instruction. If an earlier attempt's outcome is unknown, ask the venue first and
     send again only if it shows no answer to this request (a submit is never sent twice to a
     venue that has the order)."""
-    ticket = ticket_for(row.order, row)
+    ticket = order_side().ticket_for(row.order, row)
     known: list[ExecutionReport] = []
     if was_unknown:
         known = list(adapter.order_status(ticket))
@@ -246,7 +231,7 @@ def _answers(adapter: BrokerAdapter, rows: list[OrderInstruction], opened: set[s
     """Each row's answer, in order: with a batch submit (``BatchSubmit``) from one call (if the
     call itself fails, every outcome is unknown); else one ``submit`` per row, none once the
     broker's circuit opens (None: the row is put back, not attempted)."""
-    tickets = [ticket_for(r.order, r) for r in rows]
+    tickets = [order_side().ticket_for(r.order, r) for r in rows]
     if isinstance(adapter, BatchSubmit):
         faults.point("relay.before_call")
         try:

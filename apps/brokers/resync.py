@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from apps.brokers import intake, registry
 from apps.brokers.interface import BrokerAdapter, BrokerOrder
 from apps.brokers.models import InstructionStatus, OrderInstruction
-from apps.brokers.tickets import ticket_for
+from apps.brokers.sinks import order_side
 from apps.core import faults
 from apps.orders.models import Order
 from apps.orders.state import OPEN
@@ -64,7 +64,7 @@ def resync_broker(name: str, *, adapter: BrokerAdapter | None = None, limit: int
         if not _stale(order, venue.get(order.pk)):
             continue
         asked += 1
-        reports = list(adapter.order_status(ticket_for(order)))
+        reports = list(adapter.order_status(order_side().ticket_for(order)))
         faults.point("brokers.resync.after_status")
         if reports:
             intake.receive_many(name, reports)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.brokers import registry
 from apps.brokers.interface import ExecType
 from apps.brokers.models import BrokerControl
-from apps.brokers.tickets import ticket_for
+from apps.brokers.sinks import order_side
 from apps.core.db import atomic_with_retry
 from apps.core.errors import BusinessRuleViolation, ValidationError
 from apps.orders import errors as order_errors
@@ -76,7 +76,7 @@ def order_close_dead(*, actor: User, order_id: int, reason: Any) -> Order:
     if not order.broker:
         raise order_errors.OrderNotCancelable(f"Order {order.pk} was never routed.")
     try:
-        reports = list(registry.get_adapter(order.broker).order_status(ticket_for(order)))
+        reports = list(registry.get_adapter(order.broker).order_status(order_side().ticket_for(order)))
     except Exception as exc:
         raise VenueUnreachable(f"{order.broker} could not be asked about order {order.pk}: {exc}") from exc
     held = [r for r in reports if r.exec_type not in (ExecType.CANCEL_REJECTED, ExecType.REPLACE_REJECTED)]

@@ -1,21 +1,25 @@
-"""Where the intake sends execution reports once it has recorded them.
+"""What the brokers app needs from the orders app, a layer above it, offered as a hook.
 
-The brokers app records and deduplicates reports; applying one to an order (its state, fills,
-holds, ledger postings, timeline) is the orders app's business, a layer above. So brokers offers
-this hook and the orders app registers its sink when Django starts (``OrdersConfig.ready``);
-brokers never imports orders to book a report.
+The brokers app claims instructions, calls venues and records their reports; applying a report
+to an order (its state, fills, holds, ledger postings, timeline), building the ticket a venue sees
+from an order, and writing the ROUTED step of an order's timeline are the orders app's business.
+The orders app registers its side when Django starts (``OrdersConfig.ready``); brokers never
+imports orders for them.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.brokers.interface import ExecutionReport
+from apps.brokers.interface import ExecutionReport, OrderTicket
+from apps.brokers.models import OrderInstruction
 
 
-class ReportSink(Protocol):
+class OrderSide(Protocol):
     def apply_report(self, *, broker: str, report: ExecutionReport, actor_id: int) -> object:
         """Apply one report in the caller's transaction (the caller recorded it)."""
         ...
@@ -24,16 +28,24 @@ class ReportSink(Protocol):
         """Apply many in the caller's transaction, in their order, as one by one would."""
         ...
 
+    def ticket_for(self, order: Any, instruction: OrderInstruction | None = None) -> OrderTicket:
+        """The ticket for one request about ``order`` (an instruction's ``order``)."""
+        ...
 
-_registered: dict[str, ReportSink] = {}
+    def record_routed(self, instructions: Sequence[OrderInstruction], *, actor_id: int, now: datetime) -> None:
+        """The ROUTED step of the timeline of each order whose submit was just claimed."""
+        ...
 
 
-def register_report_sink(sink: ReportSink) -> None:
-    _registered["reports"] = sink
+_registered: dict[str, OrderSide] = {}
 
 
-def report_sink() -> ReportSink:
-    sink = _registered.get("reports")
-    if sink is None:
-        raise ImproperlyConfigured("No report sink is registered: is apps.orders in INSTALLED_APPS?")
-    return sink
+def register_order_side(side: OrderSide) -> None:
+    _registered["orders"] = side
+
+
+def order_side() -> OrderSide:
+    side = _registered.get("orders")
+    if side is None:
+        raise ImproperlyConfigured("The orders app has not registered its side: is apps.orders in INSTALLED_APPS?")
+    return side

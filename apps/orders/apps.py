@@ -6,7 +6,7 @@ class OrdersConfig(AppConfig):
     label = "orders"
 
     def ready(self) -> None:
-        from apps.brokers.sinks import register_report_sink
-        from apps.orders import execution
+        from apps.brokers.sinks import register_order_side
+        from apps.orders import broker_side
 
-        register_report_sink(execution)  # the intake books reports through the orders app
+        register_order_side(broker_side)  # reports, tickets and routing, for the brokers app

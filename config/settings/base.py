@@ -264,7 +264,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # worker started without -Q consumes them all. The relay itself runs in every worker's relay loop
 # (apps/brokers/relay_loop.py); the brokers queue carries its safety net, polls and resyncs.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = {name: {} for name in ("celery", "brokers", "sequencers", "scheduled")}
+CELERY_TASK_QUEUES: dict[str, dict[str, str]] = {name: {} for name in ("celery", "brokers", "sequencers", "scheduled")}
 CELERY_TASK_ROUTES = {
     "brokers.*": {"queue": "brokers"},
     "ledger.sequence": {"queue": "sequencers"},

@@ -24,12 +24,12 @@ from apps.brokers.interface import (
 )
 from apps.brokers.models import AccountRoute, OrderInstruction
 from apps.brokers.services import order_close_dead
-from apps.brokers.tickets import ticket_for
 from apps.core.errors import ApplicationError
 from apps.ledger import services as ledger
 from apps.ledger.models import LedgerAccount
 from apps.orders.placement import order_place
 from apps.orders.services import order_cancel, order_replace
+from apps.orders.tickets import ticket_for
 from tests.plugins.dummy.plugin import DummyBroker
 
 _coids = itertools.count(1)

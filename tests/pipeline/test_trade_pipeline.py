@@ -17,7 +17,6 @@ import pytest
 from apps.brokers import registry, relay
 from apps.brokers.models import OrderInstruction
 from apps.brokers.tasks import poll_task, relay_task
-from apps.brokers.tickets import ticket_for
 from apps.core.actors import system_actor
 from apps.instruments.services import reference_price_set
 from apps.ledger import services as ledger
@@ -26,6 +25,7 @@ from apps.ledger.verification import verify
 from apps.orders.models import Fill, Order, Position
 from apps.orders.placement import order_place
 from apps.orders.services import order_cancel
+from apps.orders.tickets import ticket_for
 from tests.conftest import balance
 from tests.workers import running_worker
 
