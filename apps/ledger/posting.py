@@ -136,69 +136,53 @@ def post_locked(
     for leg in legs:
         account = accounts[leg.account_id]
         changed.append((account, account.balance + leg.amount, account.version + 1))
-    correlation_id = context.current().correlation_id
-    state = _deferred.get()
-    if state is not None:
-        txn = JournalTransaction(
-            id=state.next_id(),
-            kind=kind,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            memo=memo,
-            reference=reference,
-            actor_id=actor_id,
-            correlation_id=correlation_id,
-            posted_at=posted_at,
-            reverses_id=reverses_id,
-            hold_id=hold_id,
-        )
-        for (account, balance, version), leg in zip(changed, legs, strict=True):
-            account.balance, account.version = balance, version
-            state.legs.append((txn.id, account.id, account.asset_id, leg.amount, version, balance, posted_at))
-            state.touched[account.id] = account
-        state.postings.append(txn)
-        txn._state.adding = False
-        txn.replayed = False
-        return txn
-    params: dict[str, Any] = {
-        "accounts": [a.id for a, _, _ in changed],
-        "assets": [a.asset_id for a, _, _ in changed],
-        "amounts": [leg.amount for leg in legs],
-        "versions": [v for _, _, v in changed],
-        "balances": [b for _, b, _ in changed],
-        "kind": kind,
-        "key": idempotency_key,
-        "fingerprint": fingerprint,
-        "reference": reference,
-        "memo": memo,
-        "actor": actor_id,
-        "correlation": correlation_id,
-        "posted_at": posted_at,
-        "reverses": reverses_id,
-        "hold": hold_id,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_WRITE, params)
-        row = cursor.fetchone()
-    if row is None:  # the key exists: a twin committed first
-        replay = find_replay(idempotency_key, fingerprint)
-        assert replay is not None
-        return replay
-    for account, balance, version in changed:
-        account.balance, account.version = balance, version
     txn = JournalTransaction(
-        id=row[0],
         kind=kind,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         memo=memo,
         reference=reference,
         actor_id=actor_id,
-        correlation_id=correlation_id,
+        correlation_id=context.current().correlation_id,
         posted_at=posted_at,
         reverses_id=reverses_id,
         hold_id=hold_id,
     )
+    state = _deferred.get()
+    if state is not None:  # written with the batch (``postings_deferred``)
+        txn.id = state.next_id()
+        state.postings.append(txn)
+        for (account, balance, version), leg in zip(changed, legs, strict=True):
+            state.legs.append((txn.id, account.id, account.asset_id, leg.amount, version, balance, posted_at))
+            state.touched[account.id] = account
+    else:
+        params: dict[str, Any] = {
+            "accounts": [a.id for a, _, _ in changed],
+            "assets": [a.asset_id for a, _, _ in changed],
+            "amounts": [leg.amount for leg in legs],
+            "versions": [v for _, _, v in changed],
+            "balances": [b for _, b, _ in changed],
+            "kind": kind,
+            "key": idempotency_key,
+            "fingerprint": fingerprint,
+            "reference": reference,
+            "memo": memo,
+            "actor": actor_id,
+            "correlation": txn.correlation_id,
+            "posted_at": posted_at,
+            "reverses": reverses_id,
+            "hold": hold_id,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(_WRITE, params)
+            row = cursor.fetchone()
+        if row is None:  # the key exists: a twin committed first
+            replay = find_replay(idempotency_key, fingerprint)
+            assert replay is not None
+            return replay
+        txn.id = row[0]
+    for account, balance, version in changed:
+        account.balance, account.version = balance, version
     txn._state.adding = False
     txn.replayed = False
     return txn
