@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db import connection
 
 from apps.core.rows import update_rows
+from apps.core.scopes import bound
 from apps.ledger.models import Asset, Hold, LedgerAccount
 
 _LOCK_ACCOUNTS = """
@@ -69,12 +70,8 @@ def lock_scope() -> Iterator[None]:
     The holds the batch changed are written at the block's end, in one statement.
     Leave the block before the transaction ends (a rollback discards what the objects say)."""
     assert connection.in_atomic_block, "a lock scope lives inside a transaction"
-    held = _Held()
-    token = _held.set(held)
-    try:
+    with bound(_held, _Held()) as held:
         yield
-    finally:
-        _held.reset(token)
     update_rows(list(held.changed_holds.values()), _HOLD_FIELDS)
 
 

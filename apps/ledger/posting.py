@@ -27,6 +27,7 @@ from django.utils import timezone
 from apps.core import context
 from apps.core.decimals import AMOUNT_MAX_INTEGER_DIGITS, check_scale
 from apps.core.errors import ApplicationError
+from apps.core.scopes import bound
 from apps.ledger import errors
 from apps.ledger.legs import Leg
 from apps.ledger.locks import LockedAccount
@@ -256,12 +257,8 @@ def postings_deferred() -> Iterator[None]:
     new): a key that exists fails the statement with its unique violation, and the caller's
     transaction rolls back."""
     assert connection.in_atomic_block, "deferred postings live inside a transaction"
-    state = _Deferred()
-    token = _deferred.set(state)
-    try:
+    with bound(_deferred, _Deferred()) as state:
         yield
-    finally:
-        _deferred.reset(token)
     if not state.postings:
         return
     p = state.postings

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from apps.core.rows import update_rows
+from apps.core.scopes import bound
 from apps.orders.models import Fill, Order, OrderEvent, Position
 
 _ORDER_FIELDS = [f.name for f in Order._meta.concrete_fields if not f.primary_key]
@@ -44,12 +45,8 @@ def writes_deferred() -> Iterator[None]:
     """Collect the order side's writes in the block; write them at its end (not on an error:
     the caller's transaction rolls back)."""
     assert connection.in_atomic_block, "deferred writes live inside a transaction"
-    pending = _Pending()
-    token = _pending.set(pending)
-    try:
+    with bound(_pending, _Pending()) as pending:
         yield
-    finally:
-        _pending.reset(token)
     Fill.objects.bulk_create(pending.fills)
     update_rows(list(pending.orders.values()), _ORDER_FIELDS)
     update_rows(list(pending.positions.values()), _POSITION_FIELDS)

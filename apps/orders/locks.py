@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from apps.core.scopes import bound
 from apps.orders.models import Order, Position
 
 
@@ -33,11 +34,8 @@ def lock_scope() -> Iterator[None]:
     """Rows locked within the block are answered from memory (the objects the batch changes).
     Leave the block before the transaction ends."""
     assert connection.in_atomic_block, "a lock scope lives inside a transaction"
-    token = _held.set(_Held())
-    try:
+    with bound(_held, _Held()):
         yield
-    finally:
-        _held.reset(token)
 
 
 def _query() -> object:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from apps.brokers.interface import ExecType, ExecutionReport, OrderTicket
+from apps.core.scopes import bound
 from plugins.paper.commission import fill_fee
 from plugins.paper.config import PaperSettings
 from plugins.paper.models import PaperOrder, PaperReport, PaperStatus
@@ -94,11 +95,8 @@ def reports_deferred() -> Iterator[list[PaperReport]]:
     """Within the block, ``emit`` collects the reports and the block's end stores them all in one
     statement, in the order they were emitted (so their ids keep that order)."""
     pending: list[PaperReport] = []
-    token = _deferred.set(pending)
-    try:
+    with bound(_deferred, pending):
         yield pending
-    finally:
-        _deferred.reset(token)
     PaperReport.objects.bulk_create(pending)
 
 
