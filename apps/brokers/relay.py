@@ -327,6 +327,16 @@ def relay_once(limit: int = 100) -> int:
     return len(rows)
 
 
+def relay_until_empty(limit: int) -> int:
+    """Relay in batches of ``limit`` until one comes back short; returns how many were claimed."""
+    total = 0
+    while True:
+        claimed = relay_once(limit)
+        total += claimed
+        if claimed < limit:
+            return total
+
+
 def poll_brokers() -> int:
     """Collect the reports each broker has not had acknowledged (resting orders filled,
     expiries, and any report whose intake did not commit), book them, then acknowledge them.

@@ -3,7 +3,7 @@ as soon as instructions are committed, instead of one task per order.
 
 Every statement that inserts outbox rows fires ``pg_notify('brokers_outbox')`` (a statement
 trigger on ``brokers_orderinstruction``), delivered when its transaction commits. The loop
-LISTENs on its own connection, drains the outbox (``relay.relay_once`` in batches until one comes
+LISTENs on its own connection, drains the outbox (``relay.relay_until_empty``: batches until one comes
 back short), then sleeps until the next notification, or at most ``BROKERS_RELAY_WAKE_SECONDS``
 (instructions backing off become ready without a notification). Several loops (several workers,
 several machines) share the outbox safely: claims take rows ``FOR UPDATE SKIP LOCKED``. A lost
@@ -41,16 +41,6 @@ def _listen() -> Any:
     return conn
 
 
-def drain(limit: int) -> int:
-    """Relay until the outbox has nothing ready; returns how many instructions were claimed."""
-    total = 0
-    while True:
-        claimed = relay.relay_once(limit)
-        total += claimed
-        if claimed < limit:
-            return total
-
-
 def run(stop: threading.Event, *, limit: int | None = None, wake_seconds: float | None = None) -> None:
     """Drain, wait for a notification (or the wake-up interval), repeat, until ``stop`` is set.
     An error is logged and the loop starts again after a second with fresh connections."""
@@ -62,7 +52,7 @@ def run(stop: threading.Event, *, limit: int | None = None, wake_seconds: float 
             try:
                 if listener is None:
                     listener = _listen()
-                drain(limit)
+                relay.relay_until_empty(limit)
                 for _ in listener.notifies(timeout=wake, stop_after=1):
                     pass
             except Exception:

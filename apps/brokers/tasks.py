@@ -10,12 +10,7 @@ from apps.brokers import relay, resync
 @shared_task(name="brokers.relay", acks_late=True, time_limit=300, soft_time_limit=280)
 def relay_task(limit: int = 200) -> int:
     """Hand ready instructions to their brokers (idempotent: claims are row-locked)."""
-    handled = 0
-    while True:
-        batch = relay.relay_once(limit)
-        handled += batch
-        if batch < limit:
-            return handled
+    return relay.relay_until_empty(limit)
 
 
 @shared_task(name="brokers.poll", acks_late=True, time_limit=300, soft_time_limit=280)
