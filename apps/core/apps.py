@@ -6,4 +6,6 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from apps.core import celery_context  # noqa: F401 - binds the task context
+        from apps.core import arrays, celery_context  # noqa: F401 - binds the task context
+
+        arrays.register()

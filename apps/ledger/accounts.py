@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from apps.core.rows import instances, select_list
 from apps.ledger import errors, locks
 from apps.ledger.models import Asset, LedgerAccount, Purpose
 
@@ -37,11 +38,13 @@ def ledger_accounts_resolve(
         # One indexed join against the wanted keys, client accounts then house accounts (an OR of
         # hundreds of Q objects costs more to compile than to run).
         wanted_keys = [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]]
-        rows = LedgerAccount.objects.raw(
-            "SELECT a.* FROM ledger_ledgeraccount a"
+        columns = select_list(LedgerAccount, "a")
+        rows = instances(
+            LedgerAccount,
+            f"SELECT {columns} FROM ledger_ledgeraccount a"  # noqa: S608 - the columns come from the model
             " JOIN unnest(%s::bigint[], %s::text[], %s::bigint[]) AS w(owner, purpose, asset_id)"
             " ON a.trading_account_id = w.owner AND a.purpose = w.purpose AND a.asset_id = w.asset_id"
-            " UNION ALL SELECT a.* FROM ledger_ledgeraccount a"
+            f" UNION ALL SELECT {columns} FROM ledger_ledgeraccount a"
             " JOIN unnest(%s::bigint[], %s::text[], %s::bigint[]) AS w(owner, purpose, asset_id)"
             " ON w.owner IS NULL AND a.trading_account_id IS NULL AND a.purpose = w.purpose"
             " AND a.asset_id = w.asset_id",

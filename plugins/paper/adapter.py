@@ -87,6 +87,7 @@ class PaperBroker:
                 .order_by("order_id")
             }
             markets = MarketCache(now=now, settings=self.settings)
+            markets.load(order.symbol for order in orders.values())
             fresh: dict[int, list[PaperReport]] = {}
             with book.reports_deferred():
                 for ticket in tickets:

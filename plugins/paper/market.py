@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from apps.instruments.selectors import instrument_get
+from apps.instruments.models import Instrument
+from apps.instruments.selectors import instrument_get, instruments_by_symbol
 from plugins.paper.config import PaperSettings
 from plugins.paper.simulator import Market
 
@@ -12,7 +14,10 @@ from plugins.paper.simulator import Market
 def market_get(symbol: str, *, now: datetime, settings: PaperSettings) -> Market | None:
     """The symbol's market now, or None for an unknown symbol. A reference price older than
     ``max_price_age_seconds`` counts as no price (``stale``)."""
-    instrument = instrument_get(symbol)
+    return _market(instrument_get(symbol), now=now, settings=settings)
+
+
+def _market(instrument: Instrument | None, *, now: datetime, settings: PaperSettings) -> Market | None:
     if instrument is None:
         return None
     reference = getattr(instrument, "reference_price", None)  # a missing one-to-one raises AttributeError
@@ -40,6 +45,13 @@ class MarketCache:
         self._now = now
         self._settings = settings
         self._markets: dict[str, Market | None] = {}
+
+    def load(self, symbols: Iterable[str]) -> None:
+        """Read the markets of ``symbols`` in one query (a batch names many)."""
+        wanted = {s for s in symbols if s not in self._markets}
+        found = instruments_by_symbol(wanted)
+        for symbol in wanted:
+            self._markets[symbol] = _market(found.get(symbol), now=self._now, settings=self._settings)
 
     def get(self, symbol: str) -> Market | None:
         if symbol not in self._markets:
