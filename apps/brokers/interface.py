@@ -214,9 +214,12 @@ class BatchSubmit(Protocol):
 @dataclass(frozen=True)
 class PluginSpec:
     """What an entry point in the ``backoffice.brokers`` group returns: a name and a factory
-    that builds the adapter from its settings."""
+    that builds the adapter from its settings. ``own_relay``: the plugin's own process (a FIX
+    gateway holding the session) relays this broker's instructions (``relay.relay_once(broker=…)``);
+    the workers' relay loops leave them alone."""
 
     name: str
     factory: Callable[[Mapping[str, object]], BrokerAdapter]
     description: str = ""
     default_settings: Mapping[str, object] = field(default_factory=dict)
+    own_relay: bool = False

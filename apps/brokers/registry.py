@@ -111,6 +111,16 @@ def enabled_brokers() -> list[str]:
     return sorted(name for name in _configured() if name in installed)
 
 
+def own_relay_brokers() -> list[str]:
+    """The enabled brokers whose plugin relays its own instructions (``PluginSpec.own_relay``)."""
+    found = []
+    for name in enabled_brokers():
+        spec = _spec(name)
+        if spec is not None and spec.own_relay:
+            found.append(name)
+    return found
+
+
 def plugin_spec(name: str) -> PluginSpec:
     """The spec of an enabled broker, or ``unknown_broker``."""
     if name not in _configured():

@@ -94,17 +94,24 @@ def _reset_stale(now: datetime) -> None:
                 logger.error("instruction %s dead-lettered: worker lost on its last attempt", pk)
 
 
-def _claim(limit: int) -> list[tuple[OrderInstruction, bool, bool]]:
+def _claim(limit: int, broker: str = "") -> list[tuple[OrderInstruction, bool, bool]]:
     """Claim ready instructions of the brokers that may be called; each comes with whether its
     outcome was unknown (resolve first) and whether it is a probe. A broker being probed gets
-    one instruction."""
+    one instruction. With ``broker``, only that broker's (its gateway relays them); without, every
+    broker's but those whose plugin relays its own (``PluginSpec.own_relay``)."""
     now = timezone.now()
     with transaction.atomic(durable=True):
         _reset_stale(now)
         gate = circuit.gate_read(now)
-        previous = _claim_rows(now, limit, sorted(gate.blocked | gate.probing))
-        for broker in sorted(gate.probing):
-            previous |= _claim_rows(now, 1, sorted(gate.blocked), only=broker)
+        blocked = gate.blocked | gate.probing
+        if broker:
+            probing = gate.probing & {broker}
+            previous = {} if broker in blocked else _claim_rows(now, limit, [], only=broker)
+        else:
+            probing = gate.probing - set(registry.own_relay_brokers())
+            previous = _claim_rows(now, limit, sorted(blocked | set(registry.own_relay_brokers())))
+        for name in sorted(probing):
+            previous |= _claim_rows(now, 1, sorted(gate.blocked), only=name)
         rows = list(
             OrderInstruction.objects.filter(id__in=list(previous)).select_related("order__account", "order__instrument")
         )
@@ -301,11 +308,11 @@ def _failed(
     return error
 
 
-def relay_once(limit: int = 100) -> int:
-    """Process up to ``limit`` ready instructions; returns how many were claimed. Cancels,
-    replaces and instructions whose outcome must be resolved first go one by one; plain new
-    orders go to their broker in one batch per broker."""
-    rows = _claim(limit)
+def relay_once(limit: int = 100, broker: str = "") -> int:
+    """Process up to ``limit`` ready instructions (of ``broker`` only, if given: see ``_claim``);
+    returns how many were claimed. Cancels, replaces and instructions whose outcome must be
+    resolved first go one by one; plain new orders go to their broker in one batch per broker."""
+    rows = _claim(limit, broker)
     opened: set[str] = set()
     submits: dict[str, list[OrderInstruction]] = {}
     for row, was_unknown, probe in rows:
@@ -318,20 +325,20 @@ def relay_once(limit: int = 100) -> int:
         error = _process(row, was_unknown, probe)
         if error is not None and circuit.record_failure(row.broker, timezone.now(), error):
             opened.add(row.broker)
-    for broker, group in submits.items():
-        if broker in opened:
+    for name, group in submits.items():
+        if name in opened:
             for row in group:
                 _put_back(row, False)
             continue
-        _process_submits(broker, group, opened)
+        _process_submits(name, group, opened)
     return len(rows)
 
 
-def relay_until_empty(limit: int) -> int:
+def relay_until_empty(limit: int, broker: str = "") -> int:
     """Relay in batches of ``limit`` until one comes back short; returns how many were claimed."""
     total = 0
     while True:
-        claimed = relay_once(limit)
+        claimed = relay_once(limit, broker)
         total += claimed
         if claimed < limit:
             return total

@@ -41,9 +41,12 @@ def _listen() -> Any:
     return conn
 
 
-def run(stop: threading.Event, *, limit: int | None = None, wake_seconds: float | None = None) -> None:
+def run(
+    stop: threading.Event, *, limit: int | None = None, wake_seconds: float | None = None, broker: str = ""
+) -> None:
     """Drain, wait for a notification (or the wake-up interval), repeat, until ``stop`` is set.
-    An error is logged and the loop starts again after a second with fresh connections."""
+    An error is logged and the loop starts again after a second with fresh connections.
+    ``broker``: relay only that broker's instructions (its gateway's loop)."""
     limit = limit or int(settings.BROKERS_RELAY_BATCH)
     wake = float(settings.BROKERS_RELAY_WAKE_SECONDS if wake_seconds is None else wake_seconds)
     listener = None
@@ -52,7 +55,7 @@ def run(stop: threading.Event, *, limit: int | None = None, wake_seconds: float 
             try:
                 if listener is None:
                     listener = _listen()
-                relay.relay_until_empty(limit)
+                relay.relay_until_empty(limit, broker)
                 for _ in listener.notifies(timeout=wake, stop_after=1):
                     pass
             except Exception:

@@ -72,9 +72,13 @@ def resync_broker(name: str, *, adapter: BrokerAdapter | None = None, limit: int
 
 
 def resync_brokers() -> int:
-    """Resync every enabled broker; one that fails is logged and skipped."""
+    """Resync every enabled broker; one that fails is logged and skipped. A broker whose plugin
+    relays its own instructions (a FIX gateway) is resynced by that process, at every logon."""
     asked = 0
+    own = set(registry.own_relay_brokers())
     for name in registry.enabled_brokers():
+        if name in own:
+            continue
         try:
             asked += resync_broker(name)
         except Exception:

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.brokers",
     "apps.compliance",
     "plugins.paper",
+    "plugins.fix44",
 ]
 
 MIDDLEWARE = [
@@ -318,6 +319,26 @@ _PAPER_ENV = {
 BROKERS: dict[str, dict[str, object]] = {
     "paper": {key: env.str(var) for key, var in _PAPER_ENV.items() if env.str(var, default="")},
 }
+# The FIX 4.4 session (plugins/fix44, docs/plugins.md), enabled by FIX44_ENABLED; its gateway runs
+# as `manage.py fix_gateway` (and under `make run` with FIX44_ENABLED=true, beside a local venue).
+_FIX44_ENV = {
+    "sender_comp_id": "FIX44_SENDER_COMP_ID",
+    "target_comp_id": "FIX44_TARGET_COMP_ID",
+    "host": "FIX44_HOST",
+    "port": "FIX44_PORT",
+    "heartbeat_seconds": "FIX44_HEARTBEAT_SECONDS",
+    "reconnect_seconds": "FIX44_RECONNECT_SECONDS",
+    "reset_on_logon": "FIX44_RESET_ON_LOGON",
+    "data_dir": "FIX44_DATA_DIR",
+    "tls": "FIX44_TLS",
+    "tls_ca_file": "FIX44_TLS_CA_FILE",
+    "tls_certificate": "FIX44_TLS_CERTIFICATE",
+    "tls_private_key": "FIX44_TLS_PRIVATE_KEY",
+    "answer_timeout_seconds": "FIX44_ANSWER_TIMEOUT_SECONDS",
+    "log_messages": "FIX44_LOG_MESSAGES",
+}
+if env.bool("FIX44_ENABLED", default=False):
+    BROKERS["fix44"] = {key: env.str(var) for key, var in _FIX44_ENV.items() if env.str(var, default="")}
 DEFAULT_BROKER = env("DEFAULT_BROKER", default="paper")
 # An outbox instruction in flight longer than this is presumed orphaned by a dead worker:
 # its outcome is resolved by asking the broker, never by sending it again blindly.

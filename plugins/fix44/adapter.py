@@ -1,0 +1,203 @@
+"""The FIX 4.4 adapter: the BrokerAdapter protocol over one FIX session.
+
+Requests (submit, cancel, replace, status, mass status) need the live session, which only the
+gateway process holds (``manage.py fix_gateway``): there the adapter is ``attach``-ed to the
+engine's ``Link``; elsewhere they raise a transient ``BrokerError`` (the workers' relay never
+calls them: the spec declares ``own_relay``). Reading what the venue sent (``poll``,
+``acknowledge``, the journal half of ``order_status``) works in any process, from the journal.
+
+A request is answered by the venue asynchronously; the adapter sends it, then waits (at most
+``answer_timeout_seconds``) until the journal holds the answer, and returns the order's reports
+the host has not acknowledged yet. No answer in time is ``BrokerTimeout``: the host resolves it
+by ``order_status``, never by sending again blindly. No database lock is held while waiting
+(the relay calls adapters outside its transactions).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.utils import timezone
+
+from apps.brokers.interface import (
+    BrokerError,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerTimeout,
+    ExecType,
+    ExecutionReport,
+    Health,
+    OrderTicket,
+    ReplaceRequest,
+    SubmitAnswer,
+)
+from plugins.fix44 import journal, mapping
+from plugins.fix44.config import FixSettings
+from plugins.fix44.engine import Link
+from plugins.fix44.models import InboundReport
+from plugins.paper.simulator import CAPABILITIES
+
+_REQUEST_ANSWERS = frozenset({ExecType.CANCEL_REJECTED, ExecType.REPLACE_REJECTED})
+_ENDS = frozenset({ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED})
+
+
+class FixBroker:
+    """One FIX session as a broker. ``name`` is the broker (and session) name."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, settings: FixSettings, *, name: str = "fix44") -> None:
+        self.name = name
+        self.settings = settings
+        self.link: Link | None = None
+
+    def attach(self, link: Link) -> None:
+        self.link = link
+
+    def _link(self) -> Link:
+        if self.link is None:
+            raise BrokerError(
+                f"the FIX session {self.name} is held by its gateway process (manage.py fix_gateway)", transient=True
+            )
+        return self.link
+
+    def _now(self) -> datetime:
+        return timezone.now()
+
+    # --- new orders ----------------------------------------------------------------------
+    def submit(self, ticket: OrderTicket) -> Sequence[ExecutionReport]:
+        answer = self.submit_many([ticket])[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def submit_many(self, tickets: Sequence[OrderTicket]) -> Sequence[SubmitAnswer]:
+        """Send every ticket the venue has not answered yet, then wait for the answers together.
+        A ticket whose order the journal already has answers what the venue said (never sent twice)."""
+        link = self._link()
+        ids = [t.order_id for t in tickets]
+        known = self._lifecycle(ids)
+        answers: dict[int, SubmitAnswer] = {}
+        waiting: list[int] = []
+        for ticket in tickets:
+            if ticket.order_id in known or ticket.order_id in answers:
+                continue
+            try:
+                link.send("D", mapping.new_order_single(ticket, now=self._now()))
+            except BrokerError as exc:
+                answers[ticket.order_id] = exc
+                continue
+            waiting.append(ticket.order_id)
+        if waiting:
+            link.wait_for(lambda: set(waiting) <= self._lifecycle(waiting), self.settings.answer_timeout_seconds)
+        reports = self._unacknowledged(ids)
+        arrived = self._lifecycle(ids)
+        result: list[SubmitAnswer] = []
+        for ticket in tickets:
+            if ticket.order_id in answers:
+                result.append(answers[ticket.order_id])
+            elif ticket.order_id in arrived:
+                result.append(reports.get(ticket.order_id, []))
+            else:
+                result.append(BrokerTimeout(f"no answer from {self.name} to order {ticket.order_id} in time"))
+        return result
+
+    # --- requests about a working order --------------------------------------------------
+    def cancel(self, ticket: OrderTicket) -> Sequence[ExecutionReport]:
+        return self._request("F", mapping.cancel_request(ticket, now=self._now()), ticket, ExecType.CANCELED)
+
+    def replace(self, ticket: OrderTicket, request: ReplaceRequest) -> Sequence[ExecutionReport]:
+        fields = mapping.cancel_replace_request(ticket, request, now=self._now())
+        return self._request("G", fields, ticket, ExecType.REPLACED)
+
+    def _request(
+        self, msg_type: str, fields: mapping.Fields, ticket: OrderTicket, done: ExecType
+    ) -> Sequence[ExecutionReport]:
+        link = self._link()
+        link.send(msg_type, fields)
+        refused = ExecType.CANCEL_REJECTED if done == ExecType.CANCELED else ExecType.REPLACE_REJECTED
+        answers = frozenset({done, refused})
+
+        def answered() -> bool:
+            return any(
+                (r.request_id == ticket.request_id and r.exec_type in answers)
+                or r.exec_type in _ENDS
+                or (r.exec_type == ExecType.FILL and r.leaves_quantity == 0)
+                for r in journal.reports_for(self.name, ticket.order_id)
+            )
+
+        if not link.wait_for(answered, self.settings.answer_timeout_seconds):
+            raise BrokerTimeout(f"no answer from {self.name} to request {ticket.request_id} in time")
+        return self._unacknowledged([ticket.order_id]).get(ticket.order_id, [])
+
+    def order_status(self, ticket: OrderTicket) -> Sequence[ExecutionReport]:
+        """Every report the venue sent for the order (the journal). With none, the venue is asked
+        (OrderStatusRequest): an order it does not know answers nothing (the host may send it);
+        one it knows, whose reports have not arrived yet, is a timeout (ask again later)."""
+        known = journal.reports_for(self.name, ticket.order_id)
+        if known:
+            return known
+        link = self._link()
+        link.send("H", mapping.order_status_request(ticket))
+
+        def mine(message: mapping.FixMessage) -> bool:
+            return message.msg_type == "8" and message.get(150) == "I" and message.get(11) == ticket.request_id
+
+        if not link.wait_for(lambda: bool(link.answers(mine)), self.settings.answer_timeout_seconds):
+            raise BrokerTimeout(f"no answer from {self.name} to the status request for order {ticket.order_id}")
+        status = mapping.venue_order(link.answers(mine)[-1])
+        known = journal.reports_for(self.name, ticket.order_id)
+        if known or not status.known:
+            return known
+        raise BrokerTimeout(f"{self.name} knows order {ticket.order_id} but its reports have not arrived yet")
+
+    # --- what the venue sent -------------------------------------------------------------
+    def poll(self) -> Sequence[ExecutionReport]:
+        return journal.unacknowledged(self.name)
+
+    def acknowledge(self, exec_ids: Sequence[str]) -> None:
+        journal.acknowledge(self.name, exec_ids, self._now())
+
+    def open_orders(self) -> Sequence[BrokerOrder]:
+        """The venue's working orders, by OrderMassStatusRequest (AF): every answer until the last."""
+        link = self._link()
+        req_id = f"MS-{uuid.uuid4().hex[:16]}"
+        link.send("AF", mapping.order_mass_status_request(req_id))
+
+        def mine(message: mapping.FixMessage) -> bool:
+            return message.msg_type == "8" and message.get(584) == req_id
+
+        def complete() -> bool:
+            return any(mapping.venue_order(m).last_of_batch for m in link.answers(mine))
+
+        if not link.wait_for(complete, self.settings.answer_timeout_seconds):
+            raise BrokerTimeout(f"{self.name} did not answer the mass status request {req_id} in time")
+        found = (mapping.broker_order(mapping.venue_order(m)) for m in link.answers(mine))
+        return [order for order in found if order is not None]
+
+    def positions(self) -> Sequence[BrokerPosition]:
+        raise BrokerError(f"positions are not reconciled over the FIX session {self.name} yet")
+
+    def health(self) -> Health:
+        if self.link is None:
+            return Health(ok=True, detail="the session is held by its gateway process", checked_at=self._now())
+        up = self.link.logged_on.is_set()
+        return Health(ok=up, detail="logged on" if up else "not logged on", checked_at=self._now())
+
+    # --- the journal, for many orders at once ---------------------------------------------
+    def _lifecycle(self, order_ids: Sequence[int]) -> set[int]:
+        """The orders the venue has answered for (any report but a reject of a cancel/replace)."""
+        rows = InboundReport.objects.filter(session=self.name, order_id__in=list(order_ids), msg_type="8", problem="")
+        return {order_id for order_id in rows.values_list("order_id", flat=True).distinct() if order_id is not None}
+
+    def _unacknowledged(self, order_ids: Sequence[int]) -> dict[int, list[ExecutionReport]]:
+        rows = InboundReport.objects.filter(
+            session=self.name, order_id__in=list(order_ids), acknowledged_at__isnull=True
+        ).order_by("id")
+        found: dict[int, list[ExecutionReport]] = {}
+        for row in rows:
+            assert row.order_id is not None
+            found.setdefault(row.order_id, []).append(journal.report_of(row))
+        return found
