@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import quickfix as fix
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from apps.brokers.interface import BrokerError
@@ -134,6 +134,9 @@ class Link(fix.Application):
         self._listeners: list[Callable[[], None]] = []
         self._logon_listeners: list[Callable[[], None]] = []
         self._initiator: Any = None
+        self._engine: threading.Thread | None = None
+        self._stop_engine = threading.Event()
+        self._logged_off = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -146,12 +149,36 @@ class Link(fix.Application):
         logs = fix.FileLogFactory(config) if self.settings.log_messages else None
         kind = fix.SSLSocketInitiator if self.settings.tls else fix.SocketInitiator
         self._initiator = kind(self, store, config, logs) if logs is not None else kind(self, store, config)
-        self._initiator.start()
+        self._initiator.poll()  # the first poll configures the session (and raises on bad settings)
+        self._stop_engine.clear()
+        self._engine = threading.Thread(target=self._engine_loop, name=f"fix-{self.session}-engine", daemon=True)
+        self._engine.start()
+
+    def _engine_loop(self) -> None:
+        """Drive the engine with ``poll`` and stop it from this same thread: the engine's own
+        thread (``start``) races its ``stop`` over the sockets, and crashed (seen on the venue's
+        acceptor, about one stop in three)."""
+        initiator = self._initiator
+        try:
+            while not self._stop_engine.is_set():
+                initiator.poll()
+                self._stop_engine.wait(0.002)
+            initiator.stop(True)
+        finally:
+            connections.close_all()  # this thread's own (the journal writes from the callbacks)
 
     def stop(self) -> None:
-        if self._initiator is not None:
-            self._initiator.stop()
-            self._initiator = None
+        """Log out (briefly waiting for the answer), then stop the engine."""
+        if self._initiator is None:
+            return
+        session = fix.Session.lookupSession(self.session_id) if self.session_id is not None else None
+        if session is not None and session.isLoggedOn():
+            session.logout("the gateway is stopping")
+            self._logged_off.wait(5)
+        self._stop_engine.set()
+        if self._engine is not None:
+            self._engine.join(timeout=15)
+        self._initiator = None
         self.logged_on.clear()
 
     def on_report(self, listener: Callable[[], None]) -> None:
@@ -167,6 +194,7 @@ class Link(fix.Application):
 
     def onLogon(self, session_id: Any) -> None:  # noqa: N802
         self.logons += 1
+        self._logged_off.clear()
         self.logged_on.set()
         logger.info("fix %s: logged on", self.session)
         for listener in self._logon_listeners:
@@ -174,6 +202,7 @@ class Link(fix.Application):
 
     def onLogout(self, session_id: Any) -> None:  # noqa: N802
         self.logged_on.clear()
+        self._logged_off.set()
         logger.info("fix %s: logged out", self.session)
         with self._changed:
             self._changed.notify_all()

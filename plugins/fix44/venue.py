@@ -39,27 +39,17 @@ import quickfix as fix
 
 from apps.brokers.interface import ReplaceRequest
 from plugins.fix44.venue_book import NewOrder, Report, VenueBook
+from plugins.paper import simulator as rules
 from plugins.paper.config import PaperSettings
-from plugins.paper.simulator import (
-    BUY,
-    DAY,
-    FOK,
-    GTC,
-    IOC,
-    LIMIT,
-    MARKET,
-    SELL,
-    STOP,
-    STOP_LIMIT,
-    Market,
-)
+from plugins.paper.simulator import Market
 
 logger = logging.getLogger(__name__)
+ZERO = Decimal(0)
 
 DATA_DICTIONARY = os.path.join(sys.prefix, "share", "quickfix", "FIX44.xml")
-SIDES = {"1": BUY, "2": SELL}
-ORD_TYPES = {"1": MARKET, "2": LIMIT, "3": STOP, "4": STOP_LIMIT}
-TIMES_IN_FORCE = {"0": DAY, "1": GTC, "3": IOC, "4": FOK}
+SIDES = {"1": rules.BUY, "2": rules.SELL}
+ORD_TYPES = {"1": rules.MARKET, "2": rules.LIMIT, "3": rules.STOP, "4": rules.STOP_LIMIT}
+TIMES_IN_FORCE = {"0": rules.DAY, "1": rules.GTC, "3": rules.IOC, "4": rules.FOK}
 REJECT_KINDS = frozenset({"new", "cancel", "replace"})
 TIMESTAMP = "%Y%m%d-%H:%M:%S.%f"
 
@@ -89,10 +79,18 @@ def _decimal(text: str) -> Decimal | None:
         return Decimal("NaN")  # refused by the rules as not a positive Decimal
 
 
+def build(msg_type: str, fields: list[tuple[int, str]], message: Any = None) -> Any:
+    """A FIX message of ``msg_type`` with ``fields`` (empty values left out), as strings on the wire."""
+    message = message if message is not None else fix.Message()
+    message.getHeader().setField(fix.StringField(35, msg_type))
+    for tag, text in fields:
+        if text:
+            message.setField(fix.StringField(tag, text))
+    return message
+
+
 def report_message(report: Report) -> Any:
     """The FIX message (8 or 9) of a book report; quantities and prices as decimal strings."""
-    message = fix.Message()
-    message.getHeader().setField(fix.StringField(35, report.msg_type))
     fields: list[tuple[int, str]] = [
         (37, report.order_id),
         (11, report.cl_ord_id or ("NONE" if report.msg_type == "9" else "")),
@@ -124,10 +122,7 @@ def report_message(report: Report) -> Any:
         if report.ord_rej_reason is not None:
             fields.append((103, str(report.ord_rej_reason)))
         fields += list(report.extra.items())
-    for tag, text in fields:
-        if text:
-            message.setField(fix.StringField(tag, text))
-    return message
+    return build(report.msg_type, fields)
 
 
 @dataclass
@@ -148,9 +143,11 @@ class VenueApplication(fix.Application):
         pass
 
     def onLogon(self, session_id: Any) -> None:  # noqa: N802
+        self.venue.logged_off.clear()
         logger.info("fix venue: %s logged on", session_id.toString())
 
     def onLogout(self, session_id: Any) -> None:  # noqa: N802
+        self.venue.logged_off.set()
         logger.info("fix venue: %s logged out", session_id.toString())
 
     def toAdmin(self, message: Any, session_id: Any) -> None:  # noqa: N802
@@ -219,7 +216,10 @@ class Venue:
         self._duplicate_next = False
         self._outbound: queue.Queue[_Outbound | None] = queue.Queue()
         self._stopping = threading.Event()
+        self.logged_off = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._engine_stop = threading.Event()
+        self._engine: threading.Thread | None = None
 
     def _session_settings(self, host: str, log: str | None) -> Any:
         defaults = fix.Dictionary()
@@ -260,10 +260,21 @@ class Venue:
         self._threads = [threading.Thread(target=self._send_loop, name="fix-venue-sender", daemon=True)]
         if self.sweep_seconds:
             self._threads.append(threading.Thread(target=self._sweep_loop, name="fix-venue-sweep", daemon=True))
-        for thread in self._threads:
+        self._engine_stop.clear()
+        self._acceptor.poll()  # the first poll binds the port (and raises if it cannot)
+        self._engine = threading.Thread(target=self._engine_loop, name="fix-venue-engine", daemon=True)
+        for thread in [*self._threads, self._engine]:
             thread.start()
-        self._acceptor.start()
         return self
+
+    def _engine_loop(self) -> None:
+        """Drive the engine with ``poll`` and stop it from this same thread: the engine's own
+        thread (``start``) races its ``stop`` (both close the server's sockets) and crashed."""
+        acceptor = self._acceptor
+        while not self._engine_stop.is_set():
+            acceptor.poll()
+            self._engine_stop.wait(0.002)
+        acceptor.stop(True)
 
     def stop(self) -> None:
         """Stop sweeping, send what is queued (held reports included), log out and stop."""
@@ -274,7 +285,13 @@ class Venue:
         self._outbound.put(None)
         for thread in self._threads:
             thread.join(timeout=10)
-        self._acceptor.stop()
+        session = fix.Session.lookupSession(self.session_id)
+        if session is not None and session.isLoggedOn():  # log out while the engine still runs
+            session.logout("the venue is stopping")
+            self.logged_off.wait(5)
+        self._engine_stop.set()
+        if self._engine is not None:
+            self._engine.join(timeout=15)
         self._acceptor = None
 
     def __enter__(self) -> Venue:
@@ -387,28 +404,17 @@ class Venue:
         request_id, account = _get(message, 710), _get(message, 1)
         account_type, business_date = _get(message, 581) or "1", _get(message, 715)
         positions = self.book.positions(account)
-        ack = fix.Message()
-        ack.getHeader().setField(fix.StringField(35, "AO"))
-        values = [(721, self.book.new_id("P")), (710, request_id), (727, str(len(positions)))]
-        values += [(728, "0" if positions else "2"), (729, "0"), (1, account or "ALL"), (581, account_type)]
-        for tag, text in values:
-            ack.setField(fix.StringField(tag, text))
-        outbound = [_Outbound("AO", ack)]
+        total, result = str(len(positions)), "0" if positions else "2"  # 2: no positions found
+        ack = [(721, self.book.new_id("P")), (710, request_id), (727, total), (728, result), (729, "0")]
+        outbound = [_Outbound("AO", build("AO", [*ack, (1, account or "ALL"), (581, account_type)]))]
         for holder, symbol, quantity in positions:
             market = self.markets(symbol)
             price = plain(market.price) if market is not None and market.price is not None else "0"
-            report = fix.Message()
-            report.getHeader().setField(fix.StringField(35, "AP"))
-            values = [(721, self.book.new_id("P")), (710, request_id), (727, str(len(positions))), (728, "0")]
-            values += [(715, business_date or _today()), (1, holder), (581, account_type), (55, symbol)]
-            values += [(730, price), (731, "1"), (734, price)]
-            for tag, text in values:
-                report.setField(fix.StringField(tag, text))
-            group = fix.Group(702, 703)
-            group.setField(fix.StringField(703, "TQ"))
-            group.setField(fix.StringField(704, plain(max(quantity, Decimal(0)))))
-            group.setField(fix.StringField(705, plain(max(-quantity, Decimal(0)))))
-            report.addGroup(group)
+            fields = [(721, self.book.new_id("P")), (710, request_id), (727, total), (728, "0"), (1, holder)]
+            fields += [(715, business_date or _today()), (581, account_type), (55, symbol)]
+            fields += [(730, price), (731, "1"), (734, price)]
+            report = build("AP", fields)
+            report.addGroup(_position_group(quantity))
             outbound.append(_Outbound("AP", report))
         with self._lock:
             for item in outbound:
@@ -462,6 +468,14 @@ class Venue:
 
     def send_raw(self, data: bytes) -> None:
         """Write ``data`` as is on the live connection (outside the engine; Linux only)."""
+        connection = self._connection()
+        if connection is None:
+            raise RuntimeError("no live connection to the venue")
+        with connection:
+            connection.sendall(data)
+
+    def _connection(self) -> socket.socket | None:
+        """A duplicate of the accepted TCP connection's descriptor, found in ``/proc/self/fd``."""
         for name in os.listdir("/proc/self/fd"):
             try:
                 fd = os.dup(int(name))
@@ -472,18 +486,22 @@ class Venue:
             except OSError:
                 os.close(fd)
                 continue
-            with candidate:
-                try:
-                    if candidate.family not in (socket.AF_INET, socket.AF_INET6):
-                        continue
-                    if candidate.getsockname()[1] != self.port:
-                        continue
+            try:
+                if candidate.family in (socket.AF_INET, socket.AF_INET6) and candidate.getsockname()[1] == self.port:
                     candidate.getpeername()  # the listening socket has no peer
-                except OSError:
-                    continue
-                candidate.sendall(data)
-                return
-        raise RuntimeError("no live connection to the venue")
+                    return candidate
+            except OSError:
+                pass
+            candidate.close()
+        return None
+
+
+def _position_group(quantity: Decimal) -> Any:
+    """One NoPositions (702) entry: PosType TQ, the long or the short quantity."""
+    group = fix.Group(702, 703)
+    for tag, text in ((703, "TQ"), (704, plain(max(quantity, ZERO))), (705, plain(max(-quantity, ZERO)))):
+        group.setField(fix.StringField(tag, text))
+    return group
 
 
 def _today() -> str:

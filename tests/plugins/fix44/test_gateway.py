@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from apps.brokers.models import AccountRoute, ExecutionReportRecord, OrderInstruction
@@ -47,7 +48,12 @@ def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 def prices(symbol: str):  # type: ignore[no-untyped-def]
-    return market_get(symbol, now=timezone.now(), settings=PaperSettings())
+    """The venue's prices, read in its own threads: their connections are closed after each
+    read, so that none outlives the test database."""
+    try:
+        return market_get(symbol, now=timezone.now(), settings=PaperSettings())
+    finally:
+        connection.close()
 
 
 @pytest.fixture

@@ -116,6 +116,9 @@ class VenueClient:
         """Log out and destroy the engine's initiator now: a session left for the garbage
         collector would, when destroyed, unregister a later session with the same ids."""
         if self._initiator is not None:
+            if self.is_logged_on():  # log out first: the engine's stop polls once a second
+                fix.Session.lookupSession(self.session_id).logout()
+                self.wait_until(lambda: not self.is_logged_on(), what="logout")
             self._initiator.stop()
             self._initiator = None
 
