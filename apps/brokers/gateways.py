@@ -9,15 +9,16 @@ gateway holding its session). Plugins may not import the relay or the intake; th
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from apps.brokers import intake, registry, relay_loop
 from apps.brokers import resync as resync_module
 from apps.brokers.interface import BrokerAdapter
 
 
-def run_relay(stop: threading.Event, broker: str) -> None:
-    """Relay ``broker``'s instructions until ``stop`` is set (``relay_loop.run``)."""
-    relay_loop.run(stop, broker=broker)
+def run_relay(stop: threading.Event, broker: str, ready: Callable[[], bool] | None = None) -> None:
+    """Relay ``broker``'s instructions until ``stop`` is set, while ``ready()`` (``relay_loop.run``)."""
+    relay_loop.run(stop, broker=broker, ready=ready)
 
 
 def book_reports(broker: str, adapter: BrokerAdapter | None = None) -> int:

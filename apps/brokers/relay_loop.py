@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -42,11 +43,18 @@ def _listen() -> Any:
 
 
 def run(
-    stop: threading.Event, *, limit: int | None = None, wake_seconds: float | None = None, broker: str = ""
+    stop: threading.Event,
+    *,
+    limit: int | None = None,
+    wake_seconds: float | None = None,
+    broker: str = "",
+    ready: Callable[[], bool] | None = None,
 ) -> None:
     """Drain, wait for a notification (or the wake-up interval), repeat, until ``stop`` is set.
     An error is logged and the loop starts again after a second with fresh connections.
-    ``broker``: relay only that broker's instructions (its gateway's loop)."""
+    ``broker``: relay only that broker's instructions (its gateway's loop); ``ready``: drain only
+    while it answers true (a gateway whose session is down leaves the outbox alone rather than
+    spend the instructions' attempts on a line it knows is down)."""
     limit = limit or int(settings.BROKERS_RELAY_BATCH)
     wake = float(settings.BROKERS_RELAY_WAKE_SECONDS if wake_seconds is None else wake_seconds)
     listener = None
@@ -55,7 +63,8 @@ def run(
             try:
                 if listener is None:
                     listener = _listen()
-                relay.relay_until_empty(limit, broker)
+                if ready is None or ready():
+                    relay.relay_until_empty(limit, broker)
                 for _ in listener.notifies(timeout=wake, stop_after=1):
                     pass
             except Exception:

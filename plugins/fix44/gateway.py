@@ -3,9 +3,10 @@
 Three parts run in it:
 
 - the engine (``engine.Link``), which journals every report as it arrives;
-- a relay loop restricted to this broker (``relay_loop.run(broker=…)``): woken by the outbox's
-  NOTIFY, it claims this broker's instructions (``apps.brokers.gateways``) and sends them over the session (the workers'
-  relay loops leave them alone: the spec declares ``own_relay``);
+- a relay loop restricted to this broker (``apps.brokers.gateways.run_relay``), woken by the
+  outbox's NOTIFY, draining only while the session is logged on: it claims this broker's
+  instructions and sends them over the session (the workers' relay loops leave them alone: the
+  spec declares ``own_relay``);
 - an intake loop: woken after each journaled report, it books what the journal holds and the
   host has not acknowledged (``adapter.poll`` into ``intake.receive_many``); after every logon it
   asks the venue for its working orders (OrderMassStatusRequest) and resyncs ours against them.
@@ -54,7 +55,11 @@ class Gateway:
     def start(self) -> None:
         self.link.start()
         self._threads = [
-            threading.Thread(target=gateways.run_relay, args=(self.stopping, self.name), name=f"{self.name}-relay"),
+            threading.Thread(
+                target=gateways.run_relay,
+                args=(self.stopping, self.name, self.link.logged_on.is_set),
+                name=f"{self.name}-relay",
+            ),
             threading.Thread(target=self._intake_loop, name=f"{self.name}-intake"),
         ]
         for thread in self._threads:

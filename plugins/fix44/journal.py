@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from decimal import Decimal
 
 from django.db import transaction
 
@@ -85,7 +85,9 @@ def record(session: str, raw: str, now: datetime) -> InboundReport | None:
 
 def report_of(row: InboundReport) -> ExecutionReport:
     """The report a journal row hands to the host. One with a problem becomes a report the
-    intake refuses (its exec type names the problem), so it is dead-lettered, never lost."""
+    intake refuses, so it is dead-lettered, never lost: a fill of nothing (no quantity, no
+    price: refused whatever the order's state, also when staff replay it) for the order its
+    ClOrdID names, whose text says what the message was and why it was not booked."""
     if not row.problem:
         report = _map(mapping.parse(row.raw, validate=False))
         assert report is not None
@@ -93,8 +95,9 @@ def report_of(row: InboundReport) -> ExecutionReport:
     return ExecutionReport(
         exec_id=row.exec_id,
         order_id=row.order_id or 0,
-        exec_type=cast(ExecType, f"fix:{row.msg_type}"),
-        text=f"{row.problem} | raw: {row.raw.replace(mapping.SOH, '|')}"[:4000],
+        exec_type=ExecType.FILL,
+        last_quantity=Decimal(0),
+        text=f"not booked, {row.problem} | raw: {row.raw.replace(mapping.SOH, '|')}"[:4000],
     )
 
 

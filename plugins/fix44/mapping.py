@@ -460,6 +460,8 @@ def execution_report(msg: FixMessage) -> ExecutionReport | None:
     sides other than buy/sell (sell short)."""
     _expect(msg, "8")
     code = msg.require(150)
+    if code == "I":  # a status answer (H, AF): read by ``venue_order``; an empty AF answer names no order
+        return None
     exec_id, request_id, order_status = msg.require(17), msg.require(11), msg.require(39)
     cumulative, leaves = _required_decimal(msg, 14), _required_decimal(msg, 151)
     if code in _INFORMATIONAL:
@@ -550,11 +552,13 @@ def venue_order(msg: FixMessage) -> VenueOrder:
     _expect(msg, "8")
     if msg.require(150) != "I":
         raise MalformedMessage(f"an order status answer has ExecType 150=I, got 150={msg.get(150)}")
-    request_id, order_status = msg.require(11), msg.require(39)
+    # a mass status answer with no orders (911=0) may name none: 11 is optional there
+    request_id = msg.get(11) or "" if msg.get(584) else msg.require(11)
+    order_status = msg.require(39)
     if order_status not in _ORD_STATUS:
         raise MalformedMessage(f"unknown OrdStatus 39={order_status!r}")
     try:
-        order_id: int | None = order_id_of(request_id)
+        order_id: int | None = order_id_of(request_id) if request_id else None
     except MalformedMessage:
         order_id = None
     mass_status_req_id = msg.get(584) or ""

@@ -158,6 +158,7 @@ class VenueBook:
         self._lock = threading.RLock()
         self._orders: dict[str, VenueOrder] = {}  # by OrderID, in arrival order
         self._by_cl_ord_id: dict[str, str] = {}
+        self._trades: list[dict[str, str]] = []  # every execution, for an auditor's truth
         self._epoch = f"{time.time_ns() // 1_000_000:x}"
         self._seq = 0
         if self._path is not None and self._path.exists():
@@ -181,7 +182,8 @@ class VenueBook:
     def _save(self) -> None:
         if self._path is None:
             return
-        state = {"epoch": self._epoch, "seq": self._seq, "orders": [_dump(o) for o in self._orders.values()]}
+        orders = [_dump(o) for o in self._orders.values()]
+        state = {"epoch": self._epoch, "seq": self._seq, "orders": orders, "trades": self._trades}
         tmp = self._path.with_name(self._path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(state, handle, separators=(",", ":"))
@@ -192,6 +194,7 @@ class VenueBook:
     def _load(self, path: Path) -> None:
         state = json.loads(path.read_text(encoding="utf-8"))
         self._epoch, self._seq = str(state["epoch"]), int(state["seq"])
+        self._trades = list(state.get("trades", []))
         for raw in state["orders"]:
             order = _undump(raw)
             self._orders[order.order_id] = order
@@ -208,9 +211,20 @@ class VenueBook:
             key = self._by_cl_ord_id.get(cl_ord_id)
             return self._orders[key] if key is not None else None
 
+    def orders(self) -> list[VenueOrder]:
+        """Every order the venue has had, in arrival order (the objects themselves: read only)."""
+        with self._lock:
+            return list(self._orders.values())
+
     def working(self) -> list[VenueOrder]:
         with self._lock:
             return [o for o in self._orders.values() if o.status in WORKING]
+
+    def trades(self) -> list[dict[str, str]]:
+        """Every execution the venue made: exec id, the order's first ClOrdID, quantity, price and
+        fee (as strings), in order; kept across restarts."""
+        with self._lock:
+            return [dict(t) for t in self._trades]
 
     def positions(self, account: str = "") -> list[tuple[str, str, Decimal]]:
         """Net filled quantity per (account, symbol), buys less sells; flat ones omitted."""
@@ -252,7 +266,11 @@ class VenueBook:
         order.notional += quantity * price
         order.commission += fee
         order.status = FILLED if order.leaves_quantity == 0 else PARTIAL
-        return self._report(order, TRADE, now, last_quantity=quantity, last_price=price, commission=fee)
+        report = self._report(order, TRADE, now, last_quantity=quantity, last_price=price, commission=fee)
+        trade = {"exec_id": report.exec_id, "cl_ord_id": order.cl_ord_ids[0] if order.cl_ord_ids else order.cl_ord_id}
+        trade |= {"quantity": str(quantity), "price": str(price), "fee": str(fee)}
+        self._trades.append(trade)
+        return report
 
     def _work(self, order: VenueOrder, market: Market | None, now: datetime) -> list[Report]:
         """Evaluate a working order once (IOC and FOK only on arrival), as ``plugins.paper.book.work``."""
