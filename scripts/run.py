@@ -5,7 +5,9 @@
    to kombu's filesystem transport under ``var/celery``.
 2. ``migrate``, ``collectstatic``, ``seed_demo`` (idempotent demo data) and ``setup_schedules``.
 3. Three children: gunicorn (``config.wsgi`` on 127.0.0.1:$PORT, default 8000), a Celery worker
-   and the one Celery beat (database scheduler, pid file under ``var/``).
+   and the one Celery beat (database scheduler, pid file under ``var/``). With
+   ``FIX44_ENABLED=true``, two more: a local FIX venue (``manage.py fix_venue``) and the FIX
+   gateway (``manage.py fix_gateway``), and orders go over FIX by default (``DEFAULT_BROKER``).
 4. Once ``/health/`` answers, print the URLs and the demo log-ins.
 
 Ctrl-C or SIGTERM stops every child (terminate, wait, then kill), then the embedded database if
@@ -87,6 +89,17 @@ def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
             proc.wait(timeout=10)
 
 
+def _fix_commands(env: dict[str, str]) -> dict[str, list[str]]:
+    """The local FIX venue and the gateway, when ``FIX44_ENABLED`` (docs/plugins.md)."""
+    if env.get("FIX44_ENABLED", "").strip().lower() not in ("1", "true", "yes", "on"):
+        return {}
+    env.setdefault("DEFAULT_BROKER", "fix44")
+    env.setdefault("FIX44_DATA_DIR", str(VAR_DIR / "fix"))
+    port = env.setdefault("FIX44_PORT", "9878")
+    venue = [PY, "manage.py", "fix_venue", "--port", port, "--data-dir", str(VAR_DIR / "fix-venue")]
+    return {"FIX venue": venue, "FIX gateway": [PY, "manage.py", "fix_gateway"]}
+
+
 def _commands(port: int) -> dict[str, list[str]]:
     beat_dir = VAR_DIR / "celery"
     beat_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +154,8 @@ def _banner(base_url: str, env: dict[str, str]) -> str:
         *(f"  {user:<11} {password:<16} {role}" for user, password, role in DEMO_LOGINS),
         "",
     ]
+    if env.get("DEFAULT_BROKER") == "fix44":
+        lines[-1:-1] = [f"Orders go over FIX 4.4 to the local venue on 127.0.0.1:{env.get('FIX44_PORT')}."]
     return "\n".join(lines)
 
 
@@ -168,7 +183,8 @@ def main() -> int:
         _manage(env, "seed_demo")
         _manage(env, "setup_schedules")
 
-        for name, argv in _commands(port).items():
+        fix = _fix_commands(env)
+        for name, argv in {**_commands(port), **fix}.items():
             children.append(_start(name, argv, env))
 
         base_url = f"http://127.0.0.1:{port}"
