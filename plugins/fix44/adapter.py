@@ -75,24 +75,30 @@ class FixBroker:
 
     def submit_many(self, tickets: Sequence[OrderTicket]) -> Sequence[SubmitAnswer]:
         """Send every ticket the venue has not answered yet, then wait for the answers together.
-        A ticket whose order the journal already has answers what the venue said (never sent twice)."""
+        A ticket whose order the journal already has answers every report the venue sent for it
+        (never sent twice). A ticket the venue could not be sent (an order type or time in force
+        FIX or the session does not carry) is rejected here, journaled like a venue's rejection."""
         link = self._link()
         ids = [t.order_id for t in tickets]
         known = self._lifecycle(ids)
         answers: dict[int, SubmitAnswer] = {}
-        waiting: list[int] = []
+        waiting: set[int] = set()
         for ticket in tickets:
-            if ticket.order_id in known or ticket.order_id in answers:
+            if ticket.order_id in known or ticket.order_id in answers or ticket.order_id in waiting:
+                continue
+            reason = self._refusal(ticket)
+            if reason is not None:
+                journal.record_local_rejection(self.name, ticket, reason, self._now())
                 continue
             try:
                 link.send("D", mapping.new_order_single(ticket, now=self._now()))
             except BrokerError as exc:
                 answers[ticket.order_id] = exc
                 continue
-            waiting.append(ticket.order_id)
+            waiting.add(ticket.order_id)
         if waiting:
-            link.wait_for(lambda: set(waiting) <= self._lifecycle(waiting), self.settings.answer_timeout_seconds)
-        reports = self._unacknowledged(ids)
+            link.wait_for(lambda: waiting <= self._lifecycle(list(waiting)), self.settings.answer_timeout_seconds)
+        reports = self._reports(ids)
         arrived = self._lifecycle(ids)
         result: list[SubmitAnswer] = []
         for ticket in tickets:
@@ -103,6 +109,17 @@ class FixBroker:
             else:
                 result.append(BrokerTimeout(f"no answer from {self.name} to order {ticket.order_id} in time"))
         return result
+
+    def _refusal(self, ticket: OrderTicket) -> str | None:
+        if ticket.order_type not in self.capabilities.order_types:
+            return f"order type {ticket.order_type!r} is not supported"
+        if ticket.time_in_force not in self.capabilities.time_in_force:
+            return f"time in force {ticket.time_in_force!r} is not supported"
+        try:
+            mapping.new_order_single(ticket, now=self._now())
+        except ValueError as exc:
+            return str(exc)
+        return None
 
     # --- requests about a working order --------------------------------------------------
     def cancel(self, ticket: OrderTicket) -> Sequence[ExecutionReport]:
@@ -115,7 +132,10 @@ class FixBroker:
     def _request(
         self, msg_type: str, fields: mapping.Fields, ticket: OrderTicket, done: ExecType
     ) -> Sequence[ExecutionReport]:
+        """Send a cancel or replace and wait for its answer (or the order's end); returns what the
+        venue sent about the order since the request went out."""
         link = self._link()
+        mark = self._last_row(ticket.order_id)
         link.send(msg_type, fields)
         refused = ExecType.CANCEL_REJECTED if done == ExecType.CANCELED else ExecType.REPLACE_REJECTED
         answers = frozenset({done, refused})
@@ -125,12 +145,12 @@ class FixBroker:
                 (r.request_id == ticket.request_id and r.exec_type in answers)
                 or r.exec_type in _ENDS
                 or (r.exec_type == ExecType.FILL and r.leaves_quantity == 0)
-                for r in journal.reports_for(self.name, ticket.order_id)
+                for r in self._since(ticket.order_id, mark)
             )
 
         if not link.wait_for(answered, self.settings.answer_timeout_seconds):
             raise BrokerTimeout(f"no answer from {self.name} to request {ticket.request_id} in time")
-        return self._unacknowledged([ticket.order_id]).get(ticket.order_id, [])
+        return self._since(ticket.order_id, mark)
 
     def order_status(self, ticket: OrderTicket) -> Sequence[ExecutionReport]:
         """Every report the venue sent for the order (the journal). With none, the venue is asked
@@ -178,7 +198,39 @@ class FixBroker:
         return [order for order in found if order is not None]
 
     def positions(self) -> Sequence[BrokerPosition]:
-        raise BrokerError(f"positions are not reconciled over the FIX session {self.name} yet")
+        """The venue's positions, by RequestForPositions (AN) for every account the session has
+        carried reports for: the acknowledgement (AO) says how many PositionReports (AP) follow."""
+        link = self._link()
+        accounts = InboundReport.objects.filter(session=self.name).exclude(account="")
+        found: list[BrokerPosition] = []
+        for account in sorted(set(accounts.values_list("account", flat=True))):
+            found += self._positions_of(link, account)
+        return found
+
+    def _positions_of(self, link: Link, account: str) -> list[BrokerPosition]:
+        req_id = f"POS-{uuid.uuid4().hex[:16]}"
+        now = self._now()
+        link.send("AN", mapping.request_for_positions(req_id, account=account, business_date=now.date(), now=now))
+
+        def mine(message: mapping.FixMessage) -> bool:
+            return message.msg_type in ("AO", "AP") and message.get(710) == req_id
+
+        def complete() -> bool:
+            answers = link.answers(mine)
+            acks = [m for m in answers if m.msg_type == "AO"]
+            if not acks:
+                return False
+            if acks[0].get(728) not in ("0", "2"):
+                return True
+            return sum(m.msg_type == "AP" for m in answers) >= int(acks[0].get(727) or 0)
+
+        if not link.wait_for(complete, self.settings.answer_timeout_seconds):
+            raise BrokerTimeout(f"{self.name} did not answer the positions request {req_id} in time")
+        answers = link.answers(mine)
+        ack = next(m for m in answers if m.msg_type == "AO")
+        if ack.get(728) not in ("0", "2"):
+            raise BrokerError(f"{self.name} refused the positions request: 728={ack.get(728)} {ack.get(58) or ''}")
+        return [position for m in answers if m.msg_type == "AP" for position in mapping.positions(m)]
 
     def health(self) -> Health:
         if self.link is None:
@@ -192,12 +244,19 @@ class FixBroker:
         rows = InboundReport.objects.filter(session=self.name, order_id__in=list(order_ids), msg_type="8", problem="")
         return {order_id for order_id in rows.values_list("order_id", flat=True).distinct() if order_id is not None}
 
-    def _unacknowledged(self, order_ids: Sequence[int]) -> dict[int, list[ExecutionReport]]:
-        rows = InboundReport.objects.filter(
-            session=self.name, order_id__in=list(order_ids), acknowledged_at__isnull=True
-        ).order_by("id")
+    def _reports(self, order_ids: Sequence[int]) -> dict[int, list[ExecutionReport]]:
+        """Every report of these orders, oldest first."""
+        rows = InboundReport.objects.filter(session=self.name, order_id__in=list(order_ids)).order_by("id")
         found: dict[int, list[ExecutionReport]] = {}
         for row in rows:
             assert row.order_id is not None
             found.setdefault(row.order_id, []).append(journal.report_of(row))
         return found
+
+    def _last_row(self, order_id: int) -> int:
+        last = InboundReport.objects.filter(session=self.name, order_id=order_id).order_by("-id").first()
+        return last.pk if last is not None else 0
+
+    def _since(self, order_id: int, mark: int) -> list[ExecutionReport]:
+        rows = InboundReport.objects.filter(session=self.name, order_id=order_id, pk__gt=mark).order_by("id")
+        return [journal.report_of(row) for row in rows]

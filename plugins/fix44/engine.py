@@ -10,9 +10,12 @@ PossDup / PossResend. What this class adds:
   the callback returns, so a crash before the commit means the counterparty resends it;
 - a journaling failure that outlasts a few retries is fatal (``on_fatal``, by default the
   process exits): carrying on would count a message as processed that is not recorded;
-- new orders, cancels and replaces are never resent with PossDup after a reconnect (``toApp``
-  answers DoNotSend, the engine sends a gap fill instead): a stale order must not reach the
-  venue late; its outcome is resolved by asking (OrderStatusRequest), as for a timeout;
+- nothing we send is resent after a reconnect: the store keeps our sequence numbers, not our
+  messages (``PersistMessages=N``), so the engine answers a resend request with a gap fill. A
+  stale order must not reach the venue late; its outcome is resolved by asking
+  (OrderStatusRequest), as for a timeout. (Raising DoNotSend from ``toApp`` did the same, but
+  the exception's traceback outlived the call inside the engine's bindings and kept the stopped
+  engine, and its session id, alive: a new session under the same ids never connected);
 - answers that are not booked (order status, mass status, positions) are handed to whoever
   waits for them.
 """
@@ -38,7 +41,6 @@ from plugins.fix44.config import FixSettings
 
 logger = logging.getLogger(__name__)
 
-RESENT_NEVER = frozenset({"D", "F", "G"})
 ANSWERS = frozenset({"8", "AO", "AP"})  # answers a waiter may want (8: status answers, 150=I)
 
 
@@ -62,7 +64,7 @@ def session_config(name: str, settings: FixSettings) -> str:
         "ValidateUserDefinedFields=N",
         "AllowUnknownMsgFields=Y",
         "TimestampPrecision=6",
-        "PersistMessages=Y",
+        "PersistMessages=N",  # what we sent is never resent: a resend request gets a gap fill
         "[SESSION]",
         "BeginString=FIX.4.4",
         f"SenderCompID={settings.sender_comp_id}",
@@ -161,10 +163,17 @@ class Link(fix.Application):
         initiator = self._initiator
         try:
             while not self._stop_engine.is_set():
-                initiator.poll()
+                try:
+                    initiator.poll()
+                except Exception:
+                    # an error out of the engine's poll (a callback's, passed through) must not end
+                    # the thread: the session would silently stop. Logged; the engine carries on.
+                    logger.exception("fix %s: error in the engine's poll", self.session)
+                    self._stop_engine.wait(0.1)
                 self._stop_engine.wait(0.002)
             initiator.stop(True)
         finally:
+            del initiator
             connections.close_all()  # this thread's own (the journal writes from the callbacks)
 
     def stop(self) -> None:
@@ -214,10 +223,7 @@ class Link(fix.Application):
         return None
 
     def toApp(self, message: Any, session_id: Any) -> None:  # noqa: N802
-        header = message.getHeader()
-        msg_type = header.getField(35)
-        if msg_type in RESENT_NEVER and header.isSetField(43) and header.getField(43) == "Y":
-            raise fix.DoNotSend()
+        return None
 
     def fromApp(self, message: Any, session_id: Any) -> None:  # noqa: N802
         raw = message.toString()

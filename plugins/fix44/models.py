@@ -21,6 +21,7 @@ class InboundReport(models.Model):
     session = models.CharField(max_length=64, help_text="The broker (FIX session) it came on.")
     exec_id = models.CharField(max_length=128, help_text="ExecID (17), or the synthetic id of a 9 or a bad message.")
     order_id = models.BigIntegerField(null=True, blank=True, help_text="Our order id, from the ClOrdID.")
+    account = models.CharField(max_length=64, blank=True, default="", help_text="Account (1), if named.")
     msg_type = models.CharField(max_length=4)
     seq_num = models.BigIntegerField(help_text="MsgSeqNum (34) it arrived with.")
     poss_dup = models.BooleanField(default=False, help_text="PossDupFlag (43) was set.")

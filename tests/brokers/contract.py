@@ -43,6 +43,14 @@ ANSWERS = frozenset({ExecType.CANCEL_REJECTED, ExecType.REPLACE_REJECTED})
 DECIMAL_FIELDS = ("last_quantity", "fee", "cumulative_quantity", "leaves_quantity")
 OPTIONAL_DECIMAL_FIELDS = ("last_price", "quantity", "limit_price", "stop_price")
 MAX_POLLS = 20
+_requests = iter(range(1, 10**9))
+
+
+def request(ticket: OrderTicket) -> OrderTicket:
+    """``ticket`` for a cancel or replace with its own request id (FIX ClOrdID), naming the one the
+    venue works now, as the host always sends them (``{order_id}-{instruction_id}``): a request
+    id is never reused, over FIX it could not be."""
+    return replace(ticket, request_id=f"{ticket.order_id}-r{next(_requests)}", original_request_id=ticket.request_id)
 
 
 def check_report(report: ExecutionReport, order_id: int) -> None:
@@ -152,7 +160,7 @@ class AdapterContract:
     def test_order_status_returns_what_happened(self, adapter, make_ticket):
         ticket = make_ticket()
         history = poll_until_done(adapter, ticket, adapter.submit(ticket))
-        history += adapter.cancel(ticket)
+        history += adapter.cancel(request(ticket))
         assert list(adapter.order_status(ticket)) == history
         check_history(ticket, adapter.order_status(ticket))
 
@@ -176,12 +184,14 @@ class AdapterContract:
         for _ in range(3):
             ticket = make_ticket()
             seen += [r.exec_id for r in poll_until_done(adapter, ticket, adapter.submit(ticket))]
-            seen += [r.exec_id for r in adapter.cancel(ticket)]
+            seen += [r.exec_id for r in adapter.cancel(request(ticket))]
         unknown = make_ticket()
-        seen += [r.exec_id for r in adapter.cancel(unknown)] + [r.exec_id for r in adapter.cancel(unknown)]
+        seen += [r.exec_id for r in adapter.cancel(request(unknown))] + [
+            r.exec_id for r in adapter.cancel(request(unknown))
+        ]
         resting = make_resting_ticket()
         if resting is not None:
-            seen += [r.exec_id for r in adapter.submit(resting)] + [r.exec_id for r in adapter.cancel(resting)]
+            seen += [r.exec_id for r in adapter.submit(resting)] + [r.exec_id for r in adapter.cancel(request(resting))]
         seen += [r.exec_id for r in adapter.poll() if r.exec_id not in seen]  # redelivered ones are the same
         assert len(seen) == len(set(seen)), seen
 
@@ -198,8 +208,8 @@ class AdapterContract:
     def test_cancel_of_a_filled_order_is_cancel_rejected(self, adapter, make_ticket):
         ticket = make_ticket()
         history = poll_until_done(adapter, ticket, adapter.submit(ticket))
-        answer = adapter.cancel(ticket)
-        assert [r.exec_type for r in answer] == [ExecType.CANCEL_REJECTED]
+        answer = adapter.cancel(request(ticket))
+        assert [r.exec_type for r in answer] == [ExecType.CANCEL_REJECTED], answer
         check_history(ticket, history + list(answer))
 
     def test_cancel_of_a_resting_order(self, adapter, make_ticket, make_resting_ticket):
@@ -208,7 +218,7 @@ class AdapterContract:
             # A venue that never rests orders finishes every order at once: nothing is left to cancel.
             done = make_ticket()
             history = poll_until_done(adapter, done, adapter.submit(done))
-            history += adapter.cancel(done)
+            history += adapter.cancel(request(done))
             assert history[-1].exec_type == ExecType.CANCEL_REJECTED
             check_history(done, history)
             return
@@ -220,20 +230,20 @@ class AdapterContract:
         assert history[-1].exec_type == ExecType.CANCELED and history[-1].leaves_quantity == 0
         assert history[-1].request_id == cancel.request_id
         assert ticket.order_id not in {o.order_id for o in adapter.open_orders()}
-        history += adapter.cancel(ticket)
+        history += adapter.cancel(request(ticket))
         assert history[-1].exec_type == ExecType.CANCEL_REJECTED
         check_history(ticket, history)
         assert list(adapter.order_status(ticket)) == history
 
     def test_replace(self, adapter, make_ticket, make_resting_ticket):
         unknown = make_ticket()
-        answer = adapter.replace(unknown, ReplaceRequest(quantity=unknown.quantity))
+        answer = adapter.replace(request(unknown), ReplaceRequest(quantity=unknown.quantity))
         assert [r.exec_type for r in answer] == [ExecType.REPLACE_REJECTED]
         ticket = make_resting_ticket()
         if ticket is None or not adapter.capabilities.supports_replace:
             filled = make_ticket()
             history = poll_until_done(adapter, filled, adapter.submit(filled))
-            history += adapter.replace(filled, ReplaceRequest(quantity=filled.quantity * 2))
+            history += adapter.replace(request(filled), ReplaceRequest(quantity=filled.quantity * 2))
             assert history[-1].exec_type == ExecType.REPLACE_REJECTED
             check_history(filled, history)
             return
