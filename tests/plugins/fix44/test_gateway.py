@@ -57,7 +57,12 @@ def prices(symbol: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def line(settings, tmp_path, account, actor, instrument):  # type: ignore[no-untyped-def]
+def venue_settings() -> PaperSettings:
+    return PaperSettings()
+
+
+@pytest.fixture
+def line(settings, tmp_path, account, actor, instrument, venue_settings):  # type: ignore[no-untyped-def]
     port = free_port()
     settings.BROKERS = {
         **settings.BROKERS,
@@ -71,7 +76,7 @@ def line(settings, tmp_path, account, actor, instrument):  # type: ignore[no-unt
     }
     AccountRoute.objects.create(account=account, broker="fix44")
     ledger.cash_deposit(actor=actor, trading_account=account, currency="USD", amount="100000", idempotency_key="fx")
-    venue = Venue(port=port, data_dir=tmp_path / "venue", markets=prices, sweep_seconds=0.1)
+    venue = Venue(port=port, data_dir=tmp_path / "venue", markets=prices, settings=venue_settings, sweep_seconds=0.1)
     venue.start()
     fatal: list[BaseException] = []
     gateway = Gateway("fix44", on_fatal=fatal.append)
@@ -147,3 +152,33 @@ def test_ioc_remainder_is_canceled_and_a_fillable_fok_fills(line, actor, account
     assert ioc.filled_quantity == 0
     fok = place(actor, account, time_in_force="fok")
     eventually(lambda: status_of(fok) == "filled")
+
+
+def test_a_stop_order_triggers_at_the_venue_and_fills_at_the_market(line, actor, account, instrument):
+    order = place(actor, account, type="stop", stop_price="102.00")
+    eventually(lambda: status_of(order) == "new")
+    reference_price_set(actor=actor, instrument=instrument, price="101.50")
+    assert line.venue.sweep() == 0  # below the stop: the venue's sweep does nothing
+    assert status_of(order) == "new"
+    reference_price_set(actor=actor, instrument=instrument, price="102.50")
+    eventually(lambda: status_of(order) == "filled")
+    assert Fill.objects.get(order=order).price == Decimal("102.50")
+
+
+def test_a_stop_limit_order_triggers_then_fills_within_its_limit(line, actor, account, instrument):
+    order = place(actor, account, type="stop_limit", stop_price="101.00", limit_price="101.20")
+    eventually(lambda: status_of(order) == "new")
+    reference_price_set(actor=actor, instrument=instrument, price="101.10")
+    eventually(lambda: status_of(order) == "filled")
+    assert Fill.objects.get(order=order).price == Decimal("101.10")
+
+
+@pytest.mark.parametrize("venue_settings", [PaperSettings(partial_fill_quantity=Decimal(4))])
+def test_partial_fills_each_booked_as_the_venue_sends_them(line, actor, account):
+    order = place(actor, account, quantity="10")
+    eventually(lambda: status_of(order) == "filled")
+    fills = list(Fill.objects.filter(order=order).order_by("id"))
+    assert [f.quantity for f in fills] == [Decimal(4), Decimal(4), Decimal(2)]
+    assert order.filled_quantity == Decimal(10)
+    events = InboundReport.objects.filter(order_id=order.pk).count()
+    assert events == 4  # NEW and three trades, each journaled once
