@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt pyproject.toml | sha1sum | cut -c1-12)
 WITH_DB := $(BIN)/python scripts/with_db.py
 
-.PHONY: run test lint bench venv migrate clean
+.PHONY: run test lint bench bench-fix test-fix-campaign venv migrate clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,15 @@ lint: $(STAMP)
 ## bench: throughput and latency figures (no pass/fail)
 bench: $(STAMP)
 	$(WITH_DB) $(BIN)/python -m bench
+
+## bench-fix: the order round trip over the local FIX session (bench/fix_roundtrip.py)
+bench-fix: $(STAMP)
+	$(WITH_DB) $(BIN)/python -m bench.fix_roundtrip
+
+## test-fix-campaign: a long FIX campaign under the auditor (FIX_CAMPAIGN_SEEDS, _STEPS, _START)
+test-fix-campaign: $(STAMP)
+	FIX_CAMPAIGN_SEEDS=$${FIX_CAMPAIGN_SEEDS:-20} FIX_CAMPAIGN_STEPS=$${FIX_CAMPAIGN_STEPS:-200} \
+	  $(WITH_DB) $(BIN)/pytest -q -p no:cacheprovider tests/plugins/fix44/test_campaign.py
 
 migrate: $(STAMP)
 	$(WITH_DB) $(BIN)/python manage.py migrate

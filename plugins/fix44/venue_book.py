@@ -36,6 +36,7 @@ PRICE_QUANTUM = Decimal("0.00000001")
 # ExecType (150) and OrdStatus (39)
 NEW, PARTIAL, FILLED, CANCELED, REPLACED, REJECTED, EXPIRED, TRADE, STATUS = "0", "1", "2", "4", "5", "8", "C", "F", "I"
 WORKING = frozenset({NEW, PARTIAL})
+KEEP_FINISHED = 1000  # finished orders kept in the saved state, the most recent ones
 UNKNOWN = "NONE"  # OrderID of an order the venue does not know
 # CxlRejReason (102) and OrdRejReason (103)
 TOO_LATE, UNKNOWN_ORDER, BROKER_OPTION, OTHER = 0, 1, 2, 99
@@ -158,7 +159,7 @@ class VenueBook:
         self._lock = threading.RLock()
         self._orders: dict[str, VenueOrder] = {}  # by OrderID, in arrival order
         self._by_cl_ord_id: dict[str, str] = {}
-        self._trades: list[dict[str, str]] = []  # every execution, for an auditor's truth
+        self._trades: list[dict[str, str]] = []  # every execution since start, for an auditor's truth
         self._epoch = f"{time.time_ns() // 1_000_000:x}"
         self._seq = 0
         if self._path is not None and self._path.exists():
@@ -182,8 +183,11 @@ class VenueBook:
     def _save(self) -> None:
         if self._path is None:
             return
-        orders = [_dump(o) for o in self._orders.values()]
-        state = {"epoch": self._epoch, "seq": self._seq, "orders": orders, "trades": self._trades}
+        # working orders, and the last finished ones (status requests, duplicate ClOrdIDs): the file
+        # stays small, so saving after every change stays cheap however long the venue runs
+        finished = [o for o in self._orders.values() if o.status not in WORKING][-KEEP_FINISHED:]
+        kept = [o for o in self._orders.values() if o.status in WORKING or o in finished]
+        state = {"epoch": self._epoch, "seq": self._seq, "orders": [_dump(o) for o in kept]}
         tmp = self._path.with_name(self._path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(state, handle, separators=(",", ":"))
@@ -194,7 +198,6 @@ class VenueBook:
     def _load(self, path: Path) -> None:
         state = json.loads(path.read_text(encoding="utf-8"))
         self._epoch, self._seq = str(state["epoch"]), int(state["seq"])
-        self._trades = list(state.get("trades", []))
         for raw in state["orders"]:
             order = _undump(raw)
             self._orders[order.order_id] = order
@@ -221,8 +224,8 @@ class VenueBook:
             return [o for o in self._orders.values() if o.status in WORKING]
 
     def trades(self) -> list[dict[str, str]]:
-        """Every execution the venue made: exec id, the order's first ClOrdID, quantity, price and
-        fee (as strings), in order; kept across restarts."""
+        """Every execution the venue made since it started: exec id, the order's first ClOrdID,
+        quantity, price and fee (as strings), in order (in memory: a test's truth)."""
         with self._lock:
             return [dict(t) for t in self._trades]
 
