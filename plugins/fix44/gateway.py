@@ -28,6 +28,7 @@ from plugins.fix44.adapter import FixBroker
 from plugins.fix44.engine import Link
 
 logger = logging.getLogger(__name__)
+INTAKE_DEBOUNCE_SECONDS = 0.02
 
 
 class Gateway:
@@ -79,12 +80,19 @@ class Gateway:
         try:
             while not self.stopping.is_set():
                 self._wake.wait(timeout=1.0)
+                # a moment for more reports, and for the relay to book the answers it waited for
+                # itself (a report booked twice is a duplicate, but costs both the same locks)
+                self.stopping.wait(INTAKE_DEBOUNCE_SECONDS)
                 self._wake.clear()
                 try:
                     self.book_journal()
                     if self._logged_on.is_set() and self.link.logged_on.is_set():
                         self._logged_on.clear()
-                        gateways.resync(self.name, adapter=self.adapter)
+                        try:
+                            gateways.resync(self.name, adapter=self.adapter)
+                        except Exception:
+                            self._logged_on.set()  # not done (a timeout...): again on the next turn
+                            raise
                 except Exception:
                     logger.exception("fix %s: intake loop error; trying again", self.name)
                     self.stopping.wait(1.0)
