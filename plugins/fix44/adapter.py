@@ -15,9 +15,11 @@ by ``order_status``, never by sending again blindly. No database lock is held wh
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -36,11 +38,15 @@ from apps.brokers.interface import (
 from plugins.fix44 import journal, mapping
 from plugins.fix44.config import FixSettings
 from plugins.fix44.engine import Link
-from plugins.fix44.models import InboundReport
+from plugins.fix44.models import InboundReport, VenueSnapshot
 from plugins.paper.simulator import CAPABILITIES
 
 _REQUEST_ANSWERS = frozenset({ExecType.CANCEL_REJECTED, ExecType.REPLACE_REJECTED})
 _ENDS = frozenset({ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED})
+# the gateway refreshes its snapshot every SNAPSHOT_SECONDS; one older than SNAPSHOT_MAX_AGE is not
+# served: the reconciliation skips what changed in its grace period (60 s), which must cover the age
+SNAPSHOT_SECONDS = 20
+SNAPSHOT_MAX_AGE = timedelta(seconds=45)
 
 
 class FixBroker:
@@ -181,7 +187,10 @@ class FixBroker:
         journal.acknowledge(self.name, exec_ids, self._now())
 
     def open_orders(self) -> Sequence[BrokerOrder]:
-        """The venue's working orders, by OrderMassStatusRequest (AF): every answer until the last."""
+        """The venue's working orders, by OrderMassStatusRequest (AF): every answer until the last.
+        Outside the gateway: its last snapshot, if recent (``snapshot``)."""
+        if self.link is None:
+            return self.snapshot()[0]
         link = self._link()
         req_id = f"MS-{uuid.uuid4().hex[:16]}"
         link.send("AF", mapping.order_mass_status_request(req_id))
@@ -199,7 +208,10 @@ class FixBroker:
 
     def positions(self) -> Sequence[BrokerPosition]:
         """The venue's positions, by RequestForPositions (AN) for every account the session has
-        carried reports for: the acknowledgement (AO) says how many PositionReports (AP) follow."""
+        carried reports for: the acknowledgement (AO) says how many PositionReports (AP) follow.
+        Outside the gateway: its last snapshot, if recent (``snapshot``)."""
+        if self.link is None:
+            return self.snapshot()[1]
         link = self._link()
         accounts = InboundReport.objects.filter(session=self.name).exclude(account="")
         found: list[BrokerPosition] = []
@@ -231,6 +243,46 @@ class FixBroker:
         if ack.get(728) not in ("0", "2"):
             raise BrokerError(f"{self.name} refused the positions request: 728={ack.get(728)} {ack.get(58) or ''}")
         return [position for m in answers if m.msg_type == "AP" for position in mapping.positions(m)]
+
+    def snapshot_take(self) -> VenueSnapshot:
+        """Ask the venue for its working orders and positions and keep the answer (the gateway
+        does, after every logon and every ``SNAPSHOT_SECONDS``)."""
+        orders, positions = self.open_orders(), self.positions()
+        return VenueSnapshot.objects.create(
+            session=self.name,
+            taken_at=self._now(),
+            open_orders=[{k: str(v) for k, v in dataclasses.asdict(o).items()} for o in orders],
+            positions=[{k: str(v) for k, v in dataclasses.asdict(p).items()} for p in positions],
+        )
+
+    def snapshot(self) -> tuple[list[BrokerOrder], list[BrokerPosition]]:
+        """The gateway's last snapshot, if taken within ``SNAPSHOT_MAX_AGE``: a process without the
+        session answers from it (the reconciliation's grace period covers its age); older, or
+        none, is ``BrokerError`` (is the gateway running?)."""
+        latest = VenueSnapshot.objects.filter(session=self.name).order_by("-taken_at").first()
+        if latest is None or latest.taken_at < self._now() - SNAPSHOT_MAX_AGE:
+            raise BrokerError(
+                f"no recent view of {self.name}: its gateway (manage.py fix_gateway) has not taken one "
+                f"in the last {SNAPSHOT_MAX_AGE.total_seconds():.0f} s",
+                transient=True,
+            )
+        orders = [
+            BrokerOrder(
+                order_id=int(o["order_id"]),
+                broker_order_id=o["broker_order_id"],
+                quantity=Decimal(o["quantity"]),
+                cumulative_quantity=Decimal(o["cumulative_quantity"]),
+                leaves_quantity=Decimal(o["leaves_quantity"]),
+                status=o["status"],
+                request_id=o["request_id"],
+            )
+            for o in latest.open_orders
+        ]
+        positions = [
+            BrokerPosition(account_number=p["account_number"], symbol=p["symbol"], quantity=Decimal(p["quantity"]))
+            for p in latest.positions
+        ]
+        return orders, positions
 
     def health(self) -> Health:
         if self.link is None:

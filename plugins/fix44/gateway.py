@@ -9,7 +9,9 @@ Three parts run in it:
   spec declares ``own_relay``);
 - an intake loop: woken after each journaled report, it books what the journal holds and the
   host has not acknowledged (``adapter.poll`` into ``intake.receive_many``); after every logon it
-  asks the venue for its working orders (OrderMassStatusRequest) and resyncs ours against them.
+  asks the venue for its working orders (OrderMassStatusRequest) and resyncs ours against them,
+  and every ``SNAPSHOT_SECONDS`` it keeps a snapshot of the venue's working orders and
+  positions (AF, AN) that the compliance reconciliation reads from its own process.
 
 While the gateway is down, orders wait in the outbox, and reports the venue sent wait in its
 own store: nothing is lost. Beat's poll task is a safety net for journaled reports.
@@ -19,12 +21,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from django.db import close_old_connections, connections
 
 from apps.brokers import gateways, registry
-from plugins.fix44.adapter import FixBroker
+from plugins.fix44.adapter import SNAPSHOT_SECONDS, FixBroker
 from plugins.fix44.engine import Link
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ class Gateway:
         self.link.on_report(self._wake.set)
         self.link.on_logon(self._on_logon)
         self._threads: list[threading.Thread] = []
+        self._snapshot_at = 0.0
 
     def _on_logon(self) -> None:
         self._logged_on.set()
@@ -93,6 +97,10 @@ class Gateway:
                         except Exception:
                             self._logged_on.set()  # not done (a timeout...): again on the next turn
                             raise
+                        self._snapshot_at = 0.0
+                    if self.link.logged_on.is_set() and time.monotonic() - self._snapshot_at >= SNAPSHOT_SECONDS:
+                        self._snapshot_at = time.monotonic()
+                        self.adapter.snapshot_take()
                 except Exception:
                     logger.exception("fix %s: intake loop error; trying again", self.name)
                     self.stopping.wait(1.0)

@@ -43,3 +43,20 @@ class InboundReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session} {self.msg_type} {self.exec_id}"
+
+
+class VenueSnapshot(models.Model):
+    """The venue's working orders and positions as its gateway last asked them (mass status and
+    positions requests), for the processes that do not hold the session: the compliance
+    reconciliation reads them through the adapter while they are recent."""
+
+    session = models.CharField(max_length=64)
+    taken_at = models.DateTimeField()
+    open_orders = models.JSONField(help_text="BrokerOrder fields, decimals as strings.")
+    positions = models.JSONField(help_text="BrokerPosition fields, decimals as strings.")
+
+    class Meta:
+        indexes = [models.Index(fields=["session", "-taken_at"], name="fix44_snapshot_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.session} at {self.taken_at:%Y-%m-%d %H:%M:%S}"

@@ -10,6 +10,7 @@ import itertools
 import socket
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -17,14 +18,16 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.brokers.interface import BrokerError, BrokerPosition
 from apps.brokers.models import AccountRoute, ExecutionReportRecord, OrderInstruction
 from apps.instruments.services import reference_price_set
 from apps.ledger import services as ledger
 from apps.orders.models import Fill, Order
 from apps.orders.placement import order_place
 from apps.orders.services import order_cancel, order_replace
+from plugins.fix44.adapter import FixBroker
 from plugins.fix44.gateway import Gateway
-from plugins.fix44.models import InboundReport
+from plugins.fix44.models import InboundReport, VenueSnapshot
 from plugins.fix44.venue import Venue
 from plugins.paper.config import PaperSettings
 from plugins.paper.market import market_get
@@ -182,3 +185,18 @@ def test_partial_fills_each_booked_as_the_venue_sends_them(line, actor, account)
     assert order.filled_quantity == Decimal(10)
     events = InboundReport.objects.filter(order_id=order.pk).count()
     assert events == 4  # NEW and three trades, each journaled once
+
+
+def test_processes_without_the_session_read_the_gateways_recent_snapshot(line, actor, account):
+    order = place(actor, account, quantity="3")
+    eventually(lambda: status_of(order) == "filled")
+    resting = place(actor, account, type="limit", limit_price="90.00", quantity="2")
+    eventually(lambda: status_of(resting) == "new")
+    line.gateway.adapter.snapshot_take()
+    elsewhere = FixBroker(line.gateway.adapter.settings)  # a worker's adapter: no session
+    orders, positions = elsewhere.open_orders(), elsewhere.positions()
+    assert [(o.order_id, o.leaves_quantity) for o in orders] == [(resting.pk, Decimal(2))]
+    assert positions == [BrokerPosition(account_number=account.number, symbol="ACME", quantity=Decimal(3))]
+    VenueSnapshot.objects.update(taken_at=timezone.now() - timedelta(minutes=5))
+    with pytest.raises(BrokerError, match="no recent view of fix44"):
+        elsewhere.positions()
