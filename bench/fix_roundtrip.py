@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
         for n in range(args.sequential):
             began = time.perf_counter()
             order = place(f"fixseq-{n}")
-            _wait(lambda o=order: Order.objects.filter(pk=o.pk, status="filled").exists(), 30)  # type: ignore[attr-defined]
+            _wait(lambda o=order: Order.objects.filter(pk=o.pk, status="filled").exists(), 30)
             times.append((time.perf_counter() - began) * 1000)
         began = time.perf_counter()
         for n in range(args.burst):

@@ -15,6 +15,8 @@ Faults, for tests (all thread-safe):
   set by the caller, so they are set in ``toApp`` (called after the strip, before serialisation).
 - ``reject_next(kind, text)``, ``cancel_unsolicited(cl_ord_id)``, ``hold_reports()`` /
   ``release_reports(reverse=True)``.
+- ``drop_connection(stay_down=True)`` / ``accept_logons()``: the line stays down until allowed.
+- ``send_report(fields)``: an arbitrary ExecutionReport (a trade bust, an unknown order).
 - ``send_raw(data)``: QuickFIX gives no access to the socket, so this writes to the accepted
   TCP connection found through the operating system (Linux ``/proc/self/fd``), outside the
   engine: its sequence numbers do not move.
@@ -422,9 +424,18 @@ class Venue:
 
     # ---- faults
 
-    def drop_connection(self) -> None:
-        """Disconnect the session now (no logout); the initiator reconnects."""
-        self._session().disconnect()
+    def drop_connection(self, *, stay_down: bool = False) -> None:
+        """Disconnect the session now (no logout); the initiator reconnects. With ``stay_down``
+        the engine refuses its logons ("Session is not enabled for logon") until
+        ``accept_logons()``: a test can then make the venue act while the line is down."""
+        session = self._session()
+        session.disconnect()
+        if stay_down:
+            session.logout()  # not logged on any more: this only disables the session
+
+    def accept_logons(self) -> None:
+        """Accept the initiator's logons again (after ``drop_connection(stay_down=True)``)."""
+        self._session().logon()
 
     def skip_sequence_numbers(self, n: int) -> None:
         """Advance the next outbound MsgSeqNum by ``n``: the counterparty sees a gap."""
@@ -459,12 +470,26 @@ class Venue:
         with self._lock:
             return len(self._held)
 
+    def held_for(self, cl_ord_id: str) -> list[str]:
+        """The ExecTypes (150) of the held ExecutionReports whose ClOrdID is ``cl_ord_id``, in order."""
+        with self._lock:
+            held = [item.message for item in self._held if item.msg_type == "8"]
+            return [_get(m, 150) for m in held if _get(m, 11) == cl_ord_id]
+
     def release_reports(self, reverse: bool = True) -> None:
         """Send the held messages (newest first when ``reverse``) and stop holding."""
         with self._lock:
             held, self._held, self._holding = self._held, [], False
             for item in reversed(held) if reverse else held:
                 self._outbound.put(item)
+
+    def send_report(self, fields: list[tuple[int, str]], msg_type: str = "8") -> None:
+        """Send an application message the book would never produce (a trade bust, a report for
+        an order nobody placed...) with ``fields`` as given, after the reports already queued,
+        through the engine (sequenced, stored, resent like any other)."""
+        item = _Outbound(msg_type, build(msg_type, fields))
+        with self._lock:
+            (self._held.append if self._holding else self._outbound.put)(item)
 
     def send_raw(self, data: bytes) -> None:
         """Write ``data`` as is on the live connection (outside the engine; Linux only)."""
