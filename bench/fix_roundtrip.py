@@ -91,9 +91,11 @@ def main(argv: list[str]) -> int:
             place(f"fixwarm-{n}")
         _wait(lambda: filled("fixwarm-", 20), 60)
         times = []
+        placed_times: list[float] = []
         for n in range(args.sequential):
             began = time.perf_counter()
             order = place(f"fixseq-{n}")
+            placed_times.append((time.perf_counter() - began) * 1000)
             _wait(lambda o=order: Order.objects.filter(pk=o.pk, status="filled").exists(), 30)
             times.append((time.perf_counter() - began) * 1000)
         began = time.perf_counter()
@@ -112,6 +114,7 @@ def main(argv: list[str]) -> int:
         f"  p50 {statistics.median(times):.1f} ms, p90 {_percentile(times, 0.9):.1f} ms, "
         f"p99 {_percentile(times, 0.99):.1f} ms, max {max(times):.1f} ms"
     )
+    print(f"  of which placement: p50 {statistics.median(placed_times):.1f} ms")
     state = "filled and booked" if finished else "NOT all filled within 300 s"
     print(f"Burst over FIX: {args.burst} market orders placed in {placed:.2f} s, {state} after {total:.2f} s")
     print(f"  {args.burst / total:.0f} orders/s (one placing thread, one gateway process, cpus: {os.cpu_count()})")

@@ -64,6 +64,7 @@ def session_config(name: str, settings: FixSettings) -> str:
         "ValidateUserDefinedFields=N",
         "AllowUnknownMsgFields=Y",
         "TimestampPrecision=6",
+        "SocketNodelay=Y",  # no Nagle: an order is not held back waiting for an ACK
         "PersistMessages=N",  # what we sent is never resent: a resend request gets a gap fill
         "[SESSION]",
         "BeginString=FIX.4.4",

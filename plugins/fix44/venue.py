@@ -236,6 +236,7 @@ class Venue:
             "StartTime": "00:00:00",
             "EndTime": "00:00:00",
             "NonStopSession": "Y",  # no daily sequence reset: the store survives restarts
+            "SocketNodelay": "Y",  # no Nagle: a report is not held back waiting for an ACK
             "TimestampPrecision": "6",
             "ResetOnLogon": "N",
             "ResetOnLogout": "N",
