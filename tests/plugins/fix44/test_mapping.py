@@ -782,10 +782,14 @@ def dictionary():  # type: ignore[no-untyped-def]
     return fix, fix.DataDictionary(str(path))
 
 
-def engine_validates(dictionary, msg_type: str, fields: Pairs) -> None:  # type: ignore[no-untyped-def]
+def engine_validates(dictionary, msg_type: str, fields: Pairs) -> bool:  # type: ignore[no-untyped-def]
+    """True when the engine parses and validates the message as ``msg_type`` (it raises
+    fix.FIXException when it refuses it)."""
     fix, dd = dictionary
     raw = frame(msg_type, fields)
-    dd.validate(fix.Message(raw, dd, True))  # raises fix.FIXException if the engine refuses it
+    message = fix.Message(raw, dd, True)
+    dd.validate(message)
+    return bool(message.getHeader().getField(35) == msg_type)
 
 
 def test_the_engine_refuses_what_it_should(dictionary) -> None:  # type: ignore[no-untyped-def]
@@ -803,16 +807,16 @@ def test_the_engine_accepts_our_new_orders(  # type: ignore[no-untyped-def]
     dictionary, order_type, limit, stop, code, prices, tif, tif_code
 ) -> None:
     order = ticket(order_type=order_type, limit_price=limit, stop_price=stop, time_in_force=tif)
-    engine_validates(dictionary, "D", new_order_single(order, now=NOW))
+    assert engine_validates(dictionary, "D", new_order_single(order, now=NOW))
 
 
 def test_the_engine_accepts_our_other_requests(dictionary) -> None:  # type: ignore[no-untyped-def]
     working = ticket(request_id="42-7", original_request_id="42", broker_order_id="V-1")
-    engine_validates(dictionary, "F", cancel_request(working, now=NOW))
-    engine_validates(dictionary, "G", cancel_replace_request(working, ReplaceRequest(Decimal(5)), now=NOW))
-    engine_validates(dictionary, "H", order_status_request(working))
-    engine_validates(dictionary, "AF", order_mass_status_request("M-1"))
-    engine_validates(
+    assert engine_validates(dictionary, "F", cancel_request(working, now=NOW))
+    assert engine_validates(dictionary, "G", cancel_replace_request(working, ReplaceRequest(Decimal(5)), now=NOW))
+    assert engine_validates(dictionary, "H", order_status_request(working))
+    assert engine_validates(dictionary, "AF", order_mass_status_request("M-1"))
+    assert engine_validates(
         dictionary, "AN", request_for_positions("P-1", account="ACC-1", business_date=date(2024, 3, 5), now=NOW)
     )
 
@@ -820,4 +824,4 @@ def test_the_engine_accepts_our_other_requests(dictionary) -> None:  # type: ign
 def test_the_engine_accepts_the_reports_we_read(dictionary) -> None:  # type: ignore[no-untyped-def]
     # our test messages are themselves valid FIX 4.4, so the mapping is tested on realistic input
     for msg in (fill(extra=[(12, "1"), (13, "3"), (136, "1"), (137, "0.25"), (139, "4")]), reject("1")):
-        engine_validates(dictionary, msg.msg_type, msg.pairs[7:-1])
+        assert engine_validates(dictionary, msg.msg_type, msg.pairs[7:-1])
