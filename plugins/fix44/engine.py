@@ -42,6 +42,9 @@ from plugins.fix44.config import FixSettings
 logger = logging.getLogger(__name__)
 
 ANSWERS = frozenset({"8", "AO", "AP"})  # answers a waiter may want (8: status answers, 150=I)
+# answers kept for waiters: a mass status answers once per working order, all of which must be
+# here when its last one arrives (a few MB at most)
+KEPT_ANSWERS = 50_000
 
 
 def data_dictionary() -> str:
@@ -238,7 +241,7 @@ class Link(fix.Application):
                 return
             with self._changed:
                 self._answers.append(parsed)
-                del self._answers[:-1000]  # answers nobody waits for do not pile up
+                del self._answers[:-KEPT_ANSWERS]  # answers nobody waits for do not pile up
                 self._changed.notify_all()
 
     def _journal(self, raw: str) -> None:
