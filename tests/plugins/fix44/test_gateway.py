@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -50,6 +51,12 @@ def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def session_settings(port: int, data_dir: Path, **overrides: str) -> dict[str, str]:
+    """``BROKERS["fix44"]`` for a test session: quick heartbeats and reconnects."""
+    values = {"port": str(port), "data_dir": str(data_dir), "heartbeat_seconds": "1", "reconnect_seconds": "1"}
+    return {**values, "answer_timeout_seconds": "10", **overrides}
+
+
 def prices(symbol: str):  # type: ignore[no-untyped-def]
     """The venue's prices, read in its own threads: their connections are closed after each
     read, so that none outlives the test database."""
@@ -67,16 +74,7 @@ def venue_settings() -> PaperSettings:
 @pytest.fixture
 def line(settings, tmp_path, account, actor, instrument, venue_settings):  # type: ignore[no-untyped-def]
     port = free_port()
-    settings.BROKERS = {
-        **settings.BROKERS,
-        "fix44": {
-            "port": str(port),
-            "data_dir": str(tmp_path / "gateway"),
-            "heartbeat_seconds": "1",
-            "reconnect_seconds": "1",
-            "answer_timeout_seconds": "10",
-        },
-    }
+    settings.BROKERS = {**settings.BROKERS, "fix44": session_settings(port, tmp_path / "gateway")}
     AccountRoute.objects.create(account=account, broker="fix44")
     ledger.cash_deposit(actor=actor, trading_account=account, currency="USD", amount="100000", idempotency_key="fx")
     venue = Venue(port=port, data_dir=tmp_path / "venue", markets=prices, settings=venue_settings, sweep_seconds=0.1)

@@ -25,7 +25,7 @@ from plugins.fix44.models import InboundReport
 from plugins.fix44.venue import Venue
 from plugins.fix44.venue_book import FILLED, NEW
 from tests.conftest import balance
-from tests.plugins.fix44.test_gateway import eventually, free_port, place, prices, status_of
+from tests.plugins.fix44.test_gateway import eventually, free_port, place, prices, session_settings, status_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DEPOSIT = Decimal("100000")
@@ -40,17 +40,8 @@ def line(request, settings, tmp_path, account, actor, instrument):  # type: igno
     """A venue and a logged-on gateway; ``line.venue`` may be replaced by a restarted venue.
     Indirect parameters override the session's settings."""
     port = free_port()
-    settings.BROKERS = {
-        **settings.BROKERS,
-        "fix44": {
-            "port": str(port),
-            "data_dir": str(tmp_path / "gateway"),
-            "heartbeat_seconds": "1",
-            "reconnect_seconds": "1",
-            "answer_timeout_seconds": "10",
-            **getattr(request, "param", {}),
-        },
-    }
+    overrides = getattr(request, "param", {})
+    settings.BROKERS = {**settings.BROKERS, "fix44": session_settings(port, tmp_path / "gateway", **overrides)}
     AccountRoute.objects.create(account=account, broker="fix44")
     ledger.cash_deposit(actor=actor, trading_account=account, currency="USD", amount=DEPOSIT, idempotency_key="fx")
     fatal: list[BaseException] = []
