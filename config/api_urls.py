@@ -6,6 +6,7 @@ from apps.accounts.api import views as accounts
 from apps.instruments.api import views as instruments
 from apps.orders.api import batch as order_batch
 from apps.orders.api import views as orders
+from apps.reports.api import views as reports
 from apps.risk.api import views as risk
 from apps.users.api import views as auth
 
@@ -45,4 +46,6 @@ urlpatterns = [
     path("orders/<str:order_id>/", orders.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<str:order_id>/events/", orders.OrderEventListView.as_view(), name="order-events"),
     path("fills/", orders.FillListView.as_view(), name="fill-list"),
+    path("reports/", reports.ReportRunListView.as_view(), name="report-list"),
+    path("reports/<str:report_id>/download/", reports.ReportDownloadView.as_view(), name="report-download"),
 ]

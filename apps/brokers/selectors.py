@@ -15,7 +15,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Min
 
+from apps.brokers.models import OrderInstruction
 from apps.orders.state import TERMINAL
 
 #: the submit instruction's states in which the order has not reached the venue yet (or, when
@@ -172,3 +174,29 @@ def broker_order_state_list(*, broker: str, order_ids: Collection[int]) -> list[
             )
             for row in cursor.fetchall()
         ]
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """One broker's instructions not yet answered: waiting to be sent (``pending``), being
+    sent (``in_flight``) or with an unknown outcome (``unknown``); the oldest one's creation."""
+
+    broker: str
+    waiting: int
+    oldest_at: datetime
+
+
+#: an instruction in these states is still in the outbox (the relay has not finished with it)
+OUTBOX_WAITING = ("pending", "in_flight", "unknown")
+
+
+def outbox_backlog_list() -> list[OutboxBacklog]:
+    """Per broker with anything in the outbox: how many instructions, and since when. One query
+    (the partial indexes of the relay's states keep it small)."""
+    rows = (
+        OrderInstruction.objects.filter(status__in=OUTBOX_WAITING)
+        .values("broker")
+        .annotate(waiting=Count("id"), oldest_at=Min("created_at"))
+        .order_by("broker")
+    )
+    return [OutboxBacklog(broker=row["broker"], waiting=row["waiting"], oldest_at=row["oldest_at"]) for row in rows]

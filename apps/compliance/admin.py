@@ -34,6 +34,7 @@ from apps.accounts.models import TradingAccount
 from apps.compliance import queues
 from apps.compliance.admin_replay import DeadLetterReplayMixin
 from apps.compliance.models import (
+    CheckRun,
     ComplianceAlert,
     DeadLetteredReport,
     ExceptionQueue,
@@ -89,6 +90,18 @@ class SecurityEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
     list_select_related = ("user",)
     readonly_fields = [f.name for f in SecurityEvent._meta.fields]
+    show_full_result_count = False
+
+
+@admin.register(CheckRun)
+class CheckRunAdmin(ReadOnlyAdmin):
+    """Every run of the ledger verification, the audit trail verification and the reconciliation."""
+
+    list_display = ("id", "started_at", "kind", "ok", "summary", "finished_at", "run_by")
+    list_filter = ("kind", "ok", ("started_at", admin.DateFieldListFilter))
+    date_hierarchy = "started_at"
+    list_select_related = ("run_by",)
+    readonly_fields = [f.name for f in CheckRun._meta.fields]
     show_full_result_count = False
 
 

@@ -17,6 +17,7 @@ class AlertKind(models.TextChoices):
     AUDIT_VERIFICATION_FAILED = "audit_verification_failed", "Audit trail verification failed"
     BROKER_RECONCILIATION_BREAKS = "broker_reconciliation_breaks", "Reconciliation with a broker found breaks"
     BROKER_RECONCILIATION_FAILED = "broker_reconciliation_failed", "A broker could not be reconciled"
+    RISK_LIMIT_BREACHED = "risk_limit_breached", "A risk limit was breached (mark-to-market)"
 
 
 class Severity(models.TextChoices):
@@ -203,3 +204,43 @@ class DeadLetteredReport(ExecutionReportRecord):
         proxy = True
         verbose_name = "dead-lettered execution report"
         verbose_name_plural = "queue: dead-lettered execution reports"
+
+
+# --- the runs of the controls -------------------------------------------------------------
+
+
+class CheckKind(models.TextChoices):
+    LEDGER_VERIFICATION = "ledger_verification", "Ledger verification"
+    AUDIT_VERIFICATION = "audit_verification", "Audit trail verification"
+    RECONCILIATION = "reconciliation", "Reconciliation"
+
+
+class CheckRun(models.Model):
+    """One run of a control (the ledger verification, the audit trail verification, the
+    reconciliation), passed or failed: when it ran, who ran it, what it found. Failures also
+    raise alerts; this keeps the runs that passed, so "when did it last run, and was it clean"
+    has an answer. Append-only: the database refuses UPDATE and DELETE."""
+
+    kind = models.CharField(max_length=24, choices=CheckKind.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField(help_text="Whether the control ran and found nothing wrong.")
+    summary = models.TextField()
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    run_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        db_table = "compliance_checkrun"
+        ordering = ("-started_at", "-id")
+        verbose_name = "control run"
+        indexes = [models.Index(fields=("kind", "-started_at"), name="check_run_kind_started")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=CheckKind.values), name="check_run_kind_valid"),
+            models.CheckConstraint(condition=Q(finished_at__gte=models.F("started_at")), name="check_run_times"),
+        ]
+        triggers = _APPEND_ONLY
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.started_at.isoformat()}: {'OK' if self.ok else 'FAILED'}"

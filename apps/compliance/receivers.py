@@ -1,6 +1,6 @@
-"""Signal receivers: who did it, for every audit-log entry, and the security events of
-Django's authentication (admin log-ins, failures, log-outs; the API records its token issues
-in its views)."""
+"""Signal receivers: who did it, for every audit-log entry, the security events of Django's
+authentication (admin log-ins, failures, log-outs; the API records its token issues in its
+views), and an alert for every risk limit the mark-to-market job found breached."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
 
-from apps.compliance.models import SecurityEventKind
+from apps.compliance.models import AlertKind, SecurityEventKind, Severity
 from apps.compliance.security import security_event_record
+from apps.compliance.services import compliance_alert_raise
 from apps.core import context
 from apps.core.actors import system_actor
+from apps.risk.signals import limit_breached
 
 
 @receiver(pre_save, sender=LogEntry, dispatch_uid="compliance-attribute-log-entry")
@@ -48,4 +50,17 @@ def login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, 
     username = credentials.get("username") or ""
     security_event_record(
         kind=SecurityEventKind.LOGIN_FAILED, request=request, username=username if isinstance(username, str) else ""
+    )
+
+
+@receiver(limit_breached, dispatch_uid="compliance-risk-limit-breached")
+def risk_limit_breached(sender: Any, breach: Any, details: dict[str, Any], **kwargs: Any) -> None:
+    """A limit breach moved an account (or the firm) to reducing only or halted: alert, in the
+    same transaction as the state change. Critical when halted, a warning when reducing."""
+    target = f"account {breach.account_id}" if breach.account_id is not None else "the firm"
+    compliance_alert_raise(
+        kind=AlertKind.RISK_LIMIT_BREACHED,
+        severity=Severity.CRITICAL if breach.state == "halted" else Severity.WARNING,
+        summary=f"{target} set to {breach.state}: {breach.reason}",
+        details=details,
     )

@@ -1,16 +1,19 @@
-"""Compliance writes: raising and acknowledging alerts, recording exception reviews."""
+"""Compliance writes: raising and acknowledging alerts, recording exception reviews and the
+runs of the controls."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.compliance.models import ComplianceAlert, ExceptionQueue, ExceptionReview, Severity
+from apps.compliance.models import CheckRun, ComplianceAlert, ExceptionQueue, ExceptionReview, Severity
 from apps.core.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
@@ -42,6 +45,53 @@ def compliance_alert_raise(
         extra={"event": ALERT_EVENT, "alert_id": alert.pk, "alert_kind": kind, "severity": severity},
     )
     return alert
+
+
+def check_run_record(
+    *,
+    kind: str,
+    started_at: datetime,
+    ok: bool,
+    summary: str,
+    details: dict[str, Any] | None = None,
+    actor: User | None = None,
+) -> CheckRun:
+    """Record one run of a control (``CheckKind``), passed or failed, finished now. Called by the
+    verifications and the reconciliation after their own work has committed (or failed), in its
+    own transaction: a run's record never rolls back with what it checked."""
+    with transaction.atomic():
+        return CheckRun.objects.create(
+            kind=kind,
+            started_at=started_at,
+            finished_at=max(timezone.now(), started_at),
+            ok=ok,
+            summary=summary,
+            details=details or {},
+            run_by=actor,
+        )
+
+
+@contextmanager
+def check_run_errors(kind: str, started_at: datetime, *, refusals: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Record a failed run when the control itself raised (it did not run to the end), then let
+    the error through. ``refusals``: errors that mean the control was not started at all (another
+    run holds the lock), recorded as nothing. A failure to record is logged, never hides the error."""
+    try:
+        yield
+    except refusals:
+        raise
+    except Exception as error:
+        try:
+            check_run_record(
+                kind=kind,
+                started_at=started_at,
+                ok=False,
+                summary=f"Did not complete: {type(error).__name__}: {error}"[:2000],
+                details={"error": type(error).__name__},
+            )
+        except Exception:
+            logger.exception("could not record the failed %s run", kind)
+        raise
 
 
 # --- acknowledging alerts ---------------------------------------------------------------

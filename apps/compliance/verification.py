@@ -1,12 +1,16 @@
-"""The nightly verifications and the alerts they raise when they fail."""
+"""The nightly verifications: each run is recorded (``CheckRun``, passed or failed) and a failure
+also raises a critical compliance alert."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from apps.compliance.models import AlertKind
-from apps.compliance.services import compliance_alert_raise
+from django.utils import timezone
+
+from apps.compliance.models import AlertKind, CheckKind
+from apps.compliance.services import check_run_errors, check_run_record, compliance_alert_raise
 from apps.core.chain import ChainReport
 
 logger = logging.getLogger(__name__)
@@ -28,36 +32,53 @@ def chain_details(report: ChainReport, problems: list[str]) -> dict[str, Any]:
     }
 
 
-def ledger_verify_and_alert() -> dict[str, Any]:
-    """Run the whole ledger verification; on failure store a critical compliance alert."""
+def ledger_verify_and_alert(progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run the whole ledger verification and record the run; on failure also store a critical
+    compliance alert."""
     from apps.ledger.verification import verify
 
-    report = verify()
+    started_at = timezone.now()
+    with check_run_errors(CheckKind.LEDGER_VERIFICATION, started_at):
+        report = verify(progress=progress)
     details = chain_details(report.chain, report.problems)
+    details |= {"accounts_checked": report.accounts_checked, "transactions_checked": report.transactions_checked}
+    counts = (
+        f"{report.accounts_checked} ledger accounts, {report.transactions_checked} transactions, "
+        f"chain head #{report.chain.head_sequence}"
+    )
     if report.ok:
         logger.info("ledger verified: chain head #%s %s", report.chain.head_sequence, report.chain.head_hash)
+        summary = f"Ledger OK: {counts}"
     else:
-        compliance_alert_raise(
-            kind=AlertKind.LEDGER_VERIFICATION_FAILED,
-            summary=f"Ledger verification failed: {report.problems[0]}",
-            details=details,
+        summary = f"Ledger verification failed: {report.problems[0]}"
+        alert = compliance_alert_raise(
+            kind=AlertKind.LEDGER_VERIFICATION_FAILED, summary=summary, details=dict(details)
         )
+        details["alert"] = alert.pk
+    check_run_record(
+        kind=CheckKind.LEDGER_VERIFICATION, started_at=started_at, ok=report.ok, summary=summary, details=details
+    )
     return {"ok": report.ok, "problems": len(report.problems), "accounts": report.accounts_checked}
 
 
-def audit_verify_and_alert() -> dict[str, Any]:
-    """Verify the order events' chain; on failure store a critical compliance alert."""
+def audit_verify_and_alert(progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Verify the order events' chain and record the run; on failure also store a critical
+    compliance alert."""
     from apps.orders.chain import ORDER_EVENT_CHAIN, event_chain_verify
 
-    report = event_chain_verify()
+    started_at = timezone.now()
+    with check_run_errors(CheckKind.AUDIT_VERIFICATION, started_at):
+        report = event_chain_verify(progress=progress)
     problems = report.problems(ORDER_EVENT_CHAIN.record_noun)
     details = chain_details(report, problems)
     if report.ok:
         logger.info("order events verified: chain head #%s %s", report.head_sequence, report.head_hash)
+        summary = f"Order events OK: {report.links_checked} events, chain head #{report.head_sequence}"
     else:
-        compliance_alert_raise(
-            kind=AlertKind.AUDIT_VERIFICATION_FAILED,
-            summary=f"Audit trail verification failed: {problems[0]}",
-            details=details,
-        )
+        summary = f"Audit trail verification failed: {problems[0]}"
+        alert = compliance_alert_raise(kind=AlertKind.AUDIT_VERIFICATION_FAILED, summary=summary, details=dict(details))
+        details["alert"] = alert.pk
+    check_run_record(
+        kind=CheckKind.AUDIT_VERIFICATION, started_at=started_at, ok=report.ok, summary=summary, details=details
+    )
     return {"ok": report.ok, "problems": len(problems), "events": report.links_checked}

@@ -93,3 +93,37 @@ SCHEDULES: list[Schedule] = [
         ),
     ),
 ]
+#: The daily reports (apps/reports): each kind's task runs every 10 minutes and produces, stores and
+#: delivers the reports of the latest business date closed at least 5 minutes ago that were not
+#: produced yet (a unique key per kind, date and scope): they appear shortly after each close, and
+#: a beat that was down catches up by itself. (kind, minute offset, description)
+REPORT_SCHEDULES = [
+    ("statement", "0-59/10", "Daily client statement per account (PDF with a 30-day chart, and CSV)."),
+    ("trade_blotter", "1-59/10", "Trade blotter: every order, event and fill of the business date (CSV, PDF summary)."),
+    ("eod_positions", "2-59/10", "End-of-day positions and mark-to-market at the closing reference prices."),
+    ("exceptions", "3-59/10", "Exceptions report: open items of every queue, alerts and breaks, with their age."),
+    ("order_routing", "4-59/10", "Order routing report (after SEC Rule 606): per broker and order type."),
+    ("cat_events", "5-59/10", "Order event export for regulators (after FINRA CAT), JSON Lines."),
+]
+SCHEDULES += [
+    Schedule(
+        name=f"reports: {kind}",
+        task="reports.produce",
+        minute=minute,
+        kwargs={"kind": kind},
+        description=description,
+    )
+    for kind, minute, description in REPORT_SCHEDULES
+]
+SCHEDULES.append(
+    Schedule(
+        name="orders: intraday mark-to-market",
+        task="orders.mark_to_market",
+        every_seconds=60,
+        description=(
+            "Value every account's cash and positions at the reference prices (exposure snapshots) and hold them "
+            "against the daily loss, concentration and gross exposure limits: reducing only or halted on a breach, "
+            "with a compliance alert."
+        ),
+    )
+)

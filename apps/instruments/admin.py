@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.core.admin import int_or_none
 from apps.instruments.models import Instrument, ReferencePrice
+from apps.instruments.services import reference_price_set
 from apps.risk.admin import kill_switch_context
 
 
@@ -24,6 +25,25 @@ class InstrumentAdmin(admin.ModelAdmin):
     search_fields = ("symbol", "name")
     readonly_fields = ("symbol", "currency", "tick_size", "lot_size", "asset", "created_at", "updated_at")
     inlines = [ReferencePriceInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # The reference price goes through its service: the tick-size rule, the price history the
+        # end-of-day reports read, and the signal that wakes the brokers.
+        if formset.model is not ReferencePrice:
+            super().save_formset(request, form, formset, change)
+            return
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() or not inline_form.cleaned_data:
+                continue
+            data = inline_form.cleaned_data
+            reference_price_set(
+                actor=request.user,  # type: ignore[arg-type]
+                instrument=form.instance,
+                price=data["price"],
+                as_of=data.get("as_of"),
+                source=data.get("source") or "manual",
+            )
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # created through the service, which also creates the ledger asset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.db import models
 from django.db.models import Q
 
@@ -56,6 +57,30 @@ class ReferencePrice(models.Model):
     class Meta:
         db_table = "instruments_referenceprice"
         constraints = [models.CheckConstraint(condition=Q(price__gt=0), name="reference_price_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.price} @ {self.as_of.isoformat()}"
+
+
+class PriceObservation(models.Model):
+    """Every reference price ever recorded, in the order it was recorded: the history the
+    end-of-day reports value positions with (the closing price of a day is the last observation
+    recorded at or before its close). Append-only: the database refuses UPDATE and DELETE."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    price = PriceField()
+    as_of = models.DateTimeField(help_text="When the price was observed (the source's time).")
+    source = models.CharField(max_length=64)
+    recorded_at = models.DateTimeField(help_text="When we recorded it (our time).")
+
+    class Meta:
+        db_table = "instruments_priceobservation"
+        indexes = [models.Index(fields=("instrument", "recorded_at"), name="price_observation_recorded")]
+        constraints = [models.CheckConstraint(condition=Q(price__gt=0), name="price_observation_positive")]
+        triggers = [
+            pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
+            pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),
+        ]
 
     def __str__(self) -> str:
         return f"{self.instrument_id} {self.price} @ {self.as_of.isoformat()}"

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.core.decimals import check_scale, to_decimal
 from apps.core.errors import ValidationError
-from apps.instruments.models import AssetClass, Instrument, ReferencePrice
+from apps.instruments.models import AssetClass, Instrument, PriceObservation, ReferencePrice
 from apps.instruments.signals import reference_price_changed
 from apps.ledger import services as ledger_services
 from apps.ledger.models import AssetKind
@@ -97,6 +97,9 @@ def reference_price_set(
     with transaction.atomic(durable=True):
         ref, _ = ReferencePrice.objects.update_or_create(
             instrument=instrument, defaults={"price": value, "as_of": when, "source": source}
+        )
+        PriceObservation.objects.create(
+            instrument=instrument, price=value, as_of=when, source=source, recorded_at=timezone.now()
         )
         reference_price_changed.send(sender=ReferencePrice, instrument=instrument, price=value)
     return ref

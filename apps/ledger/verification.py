@@ -49,7 +49,11 @@ def _account_id_chunks() -> Iterator[tuple[int, int]]:
         start += CHUNK
 
 
-def verify(progress: Callable[[int], None] | None = None) -> Report:
+def verify(
+    progress: Callable[[int], None] | None = None, *, chain_progress: Callable[[int], None] | None = None
+) -> Report:
+    """Run every check. ``progress(n)``: ``n`` more ledger accounts checked; ``chain_progress(n)``:
+    ``n`` more links of the hash chain recomputed (for progress bars, ``apps.core.progress``)."""
     sequence_assign()  # number what has committed, so that only real gaps show
     report = Report()
     tick = progress or (lambda n: None)
@@ -113,7 +117,7 @@ def verify(progress: Callable[[int], None] | None = None) -> Report:
     ((count,),) = _rows("SELECT count(*) FROM ledger_journaltransaction")
     assert isinstance(count, int)
     report.transactions_checked = count
-    report.chain = chain_verify(LEDGER_CHAIN, chunk=CHUNK)
+    report.chain = chain_verify(LEDGER_CHAIN, chunk=CHUNK, progress=chain_progress)
     report.problems[:0] = report.chain.problems(LEDGER_CHAIN.record_noun)  # tamper evidence first
 
     for account_id, balance, held in _rows(

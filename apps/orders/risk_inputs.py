@@ -18,6 +18,7 @@ from apps.instruments.models import Instrument
 from apps.ledger.locks import LockedAccount
 from apps.ledger.models import Asset, LedgerAccount, Purpose
 from apps.ledger.services import ledger_accounts_for
+from apps.orders.calendar import last_close
 from apps.orders.models import Order
 from apps.orders.selectors import activities
 from apps.risk import checks
@@ -73,21 +74,31 @@ def snapshot(
 
 
 _STATES = """
-SELECT k.account_id, k.instrument_id, a.status, i.active, r.price, r.as_of
+SELECT k.account_id, k.instrument_id, a.status, i.active, r.price, r.as_of, mv.value
   FROM unnest(%(accounts)s::bigint[], %(instruments)s::bigint[]) AS k(account_id, instrument_id)
   JOIN accounts_tradingaccount a ON a.id = k.account_id
   JOIN instruments_instrument i ON i.id = k.instrument_id
   LEFT JOIN instruments_referenceprice r ON r.instrument_id = i.id
+ CROSS JOIN LATERAL (
+        SELECT coalesce(sum(coalesce(p.quantity * pr.price, p.cost_basis)), 0) AS value FROM orders_position p
+          LEFT JOIN instruments_referenceprice pr ON pr.instrument_id = p.instrument_id
+         WHERE p.account_id = k.account_id AND p.quantity <> 0) mv
 """
 
 
 class BatchInputs:
     """What the checks read for a batch of orders, gathered under the batch's locks in three
     queries (states and prices, activity, risk context), then kept running in memory: each order
-    decided is counted in, so the next order of the same account sees it as if it were stored."""
+    decided is counted in, so the next order of the same account sees it as if it were stored.
+
+    Exposure comes with them: the risk context carries each account's latest mark-to-market
+    snapshot and the firm's; the states query the account's positions at the reference prices
+    now, for an account never marked (its equity is then cash + that value)."""
 
     def __init__(self, pairs: list[tuple[int, int]], now: datetime) -> None:
         self.now = now
+        self.day_start = last_close(now)  # the business day began at the last session close
+        self.gross_added = Decimal(0)  # buys accepted in this batch, firm-wide
         pairs = sorted(set(pairs))
         accounts = [p[0] for p in pairs]
         with connection.cursor() as cursor:
@@ -114,16 +125,19 @@ class BatchInputs:
         locked: Mapping[int, LockedAccount],
     ) -> checks.Snapshot:
         pair = (account_id, instrument.pk)
-        status, active, price, as_of = self.states[pair]
-        states, restricted, limits = self.contexts[pair]
+        status, active, price, as_of, live_value = self.states[pair]
+        context = self.contexts[pair]
+        exposure = context.exposure
         shares = locked[balances[Purpose.POSITION_AVAILABLE].pk].balance
+        cash = locked[balances[Purpose.CASH_AVAILABLE].pk].balance + locked[balances[Purpose.CASH_RESERVED].pk].balance
+        marked_today = exposure.taken_at is not None and (self.day_start is None or exposure.taken_at >= self.day_start)
         return checks.Snapshot(
             account_status=status,
             instrument_active=active,
             currency_scale=currency.scale,
-            states=states,
-            restricted=restricted,
-            limits=limits,
+            states=context.states,
+            restricted=context.restricted,
+            limits=context.limits,
             reference_price=price,
             reference_at=as_of,
             now=self.now,
@@ -134,6 +148,9 @@ class BatchInputs:
             orders_last_second=self.last_second[account_id],
             daily_notional=self.daily_notional[account_id],
             open_buy_quantity=self.open_buy.get(pair, Decimal(0)),
+            equity=exposure.equity if exposure.equity is not None else cash + live_value,
+            daily_pnl=exposure.daily_pnl if marked_today else Decimal(0),
+            firm_gross_exposure=exposure.firm_gross_exposure + self.gross_added,
         )
 
     def count(self, order: Order) -> None:
@@ -145,5 +162,6 @@ class BatchInputs:
         self.open_orders[account] += 1
         self.daily_notional[account] += order.notional_estimate
         if order.side == "buy":
+            self.gross_added += order.notional_estimate
             pair = (account, order.instrument_id)
             self.open_buy[pair] = self.open_buy.get(pair, Decimal(0)) + order.quantity

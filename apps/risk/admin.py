@@ -31,8 +31,17 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
-from apps.risk.models import LIMIT_FIELDS, RestrictedInstrument, RiskLimits, Scope, TradingState, TradingStateValue
-from apps.risk.services import _limit_value, kill_switch_orders, kill_switch_set
+from apps.risk.models import (
+    FIRM_ONLY_LIMITS,
+    LIMIT_FIELDS,
+    ExposureSnapshot,
+    RestrictedInstrument,
+    RiskLimits,
+    Scope,
+    TradingState,
+    TradingStateValue,
+)
+from apps.risk.services import _limit_value, kill_switch_orders, kill_switch_set, limits_consistent
 
 #: The action for each target state: the label of its link and of its submit button.
 KILL_SWITCH_ACTIONS: dict[str, str] = {
@@ -287,6 +296,16 @@ class RiskLimitsForm(forms.ModelForm):
                     data[name] = _limit_value(name, data[name])
                 except ApplicationError as exc:
                     self.add_error(name, exc.detail)
+        if data.get("account") is not None:
+            for name in FIRM_ONLY_LIMITS:
+                if data.get(name) is not None:
+                    self.add_error(name, "A firm-wide limit: set it on the firm row (no account).")
+        if not self.errors:
+            candidate = RiskLimits(**{name: data.get(name) for name in LIMIT_FIELDS})
+            try:
+                limits_consistent(candidate)
+            except ApplicationError as exc:
+                self.add_error("daily_loss_halt_limit", exc.detail)
         return data
 
 
@@ -300,6 +319,10 @@ class RiskLimitsAdmin(admin.ModelAdmin):
         "max_open_orders",
         "max_orders_per_second",
         "price_collar_percent",
+        "daily_loss_limit",
+        "daily_loss_halt_limit",
+        "max_concentration_percent",
+        "max_gross_exposure",
         "updated_at",
     )
     list_select_related = ("account",)
@@ -308,3 +331,39 @@ class RiskLimitsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # clearing a limit is done field by field; no row vanishes
+
+
+@admin.register(ExposureSnapshot)
+class ExposureSnapshotAdmin(admin.ModelAdmin):
+    """The mark-to-market snapshots, read-only (the table is append-only)."""
+
+    list_display = (
+        "taken_at",
+        "account",
+        "currency",
+        "cash",
+        "market_value",
+        "equity",
+        "gross_exposure",
+        "concentration_percent",
+        "unrealized_pnl",
+        "realized_pnl",
+        "daily_pnl",
+    )
+    list_select_related = ("account",)
+    list_filter = (("account", admin.EmptyFieldListFilter),)
+    search_fields = ("account__number__exact",)
+    date_hierarchy = "taken_at"
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

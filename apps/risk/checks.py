@@ -40,6 +40,9 @@ REASON_CODES = (
     "order_rate",
     "insufficient_buying_power",
     "insufficient_position",
+    "daily_loss_limit",
+    "max_concentration",
+    "max_gross_exposure",
 )
 
 
@@ -72,6 +75,13 @@ class Snapshot:
     orders_last_second: int
     daily_notional: Decimal
     open_buy_quantity: Decimal
+    # From the latest mark-to-market (apps.orders.marking): the account's equity (its latest
+    # snapshot's, else its cash and positions at the reference prices now), its daily P&L in the
+    # current business day (0 without a snapshot since the day began), and the firm's gross
+    # exposure (its latest firm-wide snapshot's, plus the buys accepted since in this batch).
+    equity: Decimal
+    daily_pnl: Decimal
+    firm_gross_exposure: Decimal
 
 
 @dataclass(frozen=True)
@@ -246,4 +256,36 @@ def evaluate(intent: OrderIntent, s: Snapshot) -> Decision:  # noqa: PLR0912, PL
             )
         )
         d.hold_amount = intent.quantity
+
+    # 8. Exposure, from the latest mark-to-market. A daily loss at its limit admits only orders
+    #    that reduce a position (as ``trading_reducing``); concentration and gross exposure are
+    #    only ever increased by buys, so only buys are held against them.
+    loss_limit = _limit(s, "daily_loss_limit")
+    if loss_limit is not None:
+        reached = -s.daily_pnl >= loss_limit
+        add(
+            Check(
+                "daily_loss_limit",
+                not reached or reduces,
+                "daily loss at its limit: only orders that reduce a position" if reached else "daily loss",
+                limit=str(-Decimal(loss_limit)),
+                value=str(s.daily_pnl),
+            )
+        )
+    if intent.side == "buy" and d.price_estimate is not None:
+        pct_limit = _limit(s, "max_concentration_percent")
+        if pct_limit is not None:
+            held = s.position_total + s.open_buy_quantity + intent.quantity
+            value = money(held * d.price_estimate, s.currency_scale)
+            pct = value * HUNDRED / s.equity if s.equity > 0 else None
+            add(
+                Check(
+                    "max_concentration",
+                    pct is not None and pct <= pct_limit,
+                    f"position value {value} vs equity {s.equity}",
+                    limit=f"{pct_limit}%",
+                    value=f"{pct.quantize(Decimal('0.01'), rounding=ROUND_UP)}%" if pct is not None else "no equity",
+                )
+            )
+        cap("max_gross_exposure", "max_gross_exposure", s.firm_gross_exposure + d.notional_estimate)
     return d

@@ -13,6 +13,10 @@ FIRM_DEFAULT_LIMITS: dict[str, Decimal | int] = {
     "max_orders_per_second": 50,
     "price_collar_percent": Decimal("10.00"),
     "max_price_age_seconds": 3600,
+    "daily_loss_limit": Decimal("50000"),
+    "daily_loss_halt_limit": Decimal("100000"),
+    "max_gross_exposure": Decimal("1000000000"),
+    "max_concentration_percent": Decimal("100.00"),
 }
 
 

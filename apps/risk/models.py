@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import pgtrigger
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
@@ -89,6 +93,24 @@ class RiskLimits(models.Model):
     max_orders_per_second = models.PositiveIntegerField(null=True, blank=True)
     price_collar_percent = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     max_price_age_seconds = models.PositiveIntegerField(null=True, blank=True)
+    daily_loss_limit = AmountField(
+        null=True, blank=True, help_text="A daily loss reaching this amount moves the account to reducing only."
+    )
+    daily_loss_halt_limit = AmountField(
+        null=True, blank=True, help_text="A daily loss reaching this (larger) amount halts the account."
+    )
+    max_gross_exposure = AmountField(
+        null=True,
+        blank=True,
+        help_text="Firm-wide: the sum of |market value| over every account. Only the firm row's value is used.",
+    )
+    max_concentration_percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="One instrument's market value as a percent of the account's equity.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -111,4 +133,53 @@ LIMIT_FIELDS = (
     "max_orders_per_second",
     "price_collar_percent",
     "max_price_age_seconds",
+    "daily_loss_limit",
+    "daily_loss_halt_limit",
+    "max_gross_exposure",
+    "max_concentration_percent",
 )
+
+#: Limits only the firm row holds (an account row leaves them empty).
+FIRM_ONLY_LIMITS = frozenset({"max_gross_exposure"})
+
+
+class ExposureSnapshot(models.Model):
+    """One account's exposure at one mark-to-market run (``account`` empty: the firm-wide sums).
+
+    Append-only: the database refuses UPDATE and DELETE. One run writes its rows in one
+    transaction with one ``taken_at``. Figures are in the account's base currency (no FX: a
+    position is valued in its instrument's currency, as the pre-trade limits are)."""
+
+    account = models.ForeignKey(
+        "accounts.TradingAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    taken_at = models.DateTimeField()
+    currency = models.CharField(max_length=3, blank=True, help_text="The account's base currency (firm row: empty).")
+    cash = AmountField(help_text="Available + reserved cash in the base currency.")
+    market_value = AmountField(help_text="Sum of the positions' market values at the reference prices.")
+    cost_basis = AmountField()
+    unrealized_pnl = AmountField()
+    realized_pnl = AmountField()
+    equity = AmountField(help_text="Cash + market value.")
+    gross_exposure = AmountField(help_text="Sum of |market value|.")
+    concentration_percent = AmountField(
+        null=True, blank=True, help_text="Largest instrument's market value / equity x 100 (empty: no equity)."
+    )
+    daily_pnl = AmountField(help_text="Total P&L now less total P&L at the last snapshot before the business day.")
+    lines = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        db_table = "risk_exposuresnapshot"
+        ordering = ("-taken_at", "-id")
+        indexes = [models.Index(fields=("account", "taken_at"), name="exposure_snapshot_account_at")]
+        triggers = [
+            pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
+            pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"exposure of {self.account_id or 'the firm'} at {self.taken_at.isoformat()}"
+
+    @property
+    def total_pnl(self) -> Decimal:
+        return self.realized_pnl + self.unrealized_pnl

@@ -29,8 +29,9 @@ ROLE_VIEW_APPS: dict[str, tuple[str, ...]] = {
         "users",
         "auth",
         "auditlog",
+        "reports",
     ),
-    OPERATIONS: ("accounts", "instruments", "ledger", "risk", "orders", "brokers"),
+    OPERATIONS: ("accounts", "instruments", "ledger", "risk", "orders", "brokers", "reports"),
 }
 
 # And exactly these write permissions (app label, codename).
@@ -46,6 +47,9 @@ ROLE_WRITE_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("compliance", "change_compliancealert"),  # acknowledge compliance alerts
         ("compliance", "run_reconciliation"),  # run the reconciliation (books and brokers) from the admin
         ("brokers", "replay_report"),  # replay a dead-lettered execution report from its queue
+        ("reports", "run_report"),  # run and re-run reports from the admin
+        ("reports", "add_reportrecipient"),  # who receives each report kind
+        ("reports", "change_reportrecipient"),
     ),
     OPERATIONS: (
         ("instruments", "change_instrument"),
@@ -53,6 +57,7 @@ ROLE_WRITE_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("instruments", "change_referenceprice"),
         ("brokers", "pause_broker"),  # pause and resume a broker route
         ("brokers", "close_dead_order"),  # close an order whose submit died, once the venue confirms
+        ("reports", "run_report"),
     ),
 }
 

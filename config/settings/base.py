@@ -17,7 +17,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.desk.admin_config.BackOfficeAdminConfig",  # django.contrib.admin, with the back office's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.brokers",
     "apps.compliance",
+    "apps.reports",
+    "apps.desk",
     "plugins.paper",
     "plugins.fix44",
 ]
@@ -230,7 +232,32 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
         "exclude_fields": ["last_run_at", "total_run_count", "date_changed"],
     },
     {"model": "compliance.ComplianceAlert", "include_fields": ["acknowledged_by", "acknowledged_at"]},
+    "reports.ReportRun",
+    "reports.ReportRecipient",
 )
+
+# --- Reports: storage and e-mail ---------------------------------------------------------
+# Report files go to Django's default storage: the file system under MEDIA_ROOT locally, an
+# S3-compatible store in production (config/settings/production.py, django-storages).
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "media/"  # never served directly: downloads go through the permission-checked views
+# E-mail: the file backend under var/mail locally (each message a file); SMTP when EMAIL_HOST is set.
+EMAIL_HOST = env("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Back office reports <reports@backoffice.local>")
+# Reports for a business date are produced this long after its session close (REPORT_GRACE in
+# apps/reports/periods.py is the floor), by the beat schedules in apps/core/schedules.py.
 
 # --- Celery ----------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "filesystem://"
@@ -273,6 +300,8 @@ CELERY_TASK_ROUTES = {
     "ledger.verify": {"queue": "scheduled"},
     "compliance.*": {"queue": "scheduled"},
     "orders.expire_day_orders": {"queue": "scheduled"},
+    "orders.mark_to_market": {"queue": "scheduled"},
+    "reports.*": {"queue": "scheduled"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

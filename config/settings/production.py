@@ -31,3 +31,27 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Report files: an S3-compatible store when REPORTS_S3_BUCKET is set (django-storages; endpoint,
+# region and credentials from the usual AWS_* variables), else the file system under MEDIA_ROOT
+# (a mounted volume shared by the workers and the web processes).
+_s3_bucket = env("REPORTS_S3_BUCKET", default="")
+if _s3_bucket:
+    STORAGES = {
+        **STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {  # type: ignore[dict-item]
+                "bucket_name": _s3_bucket,
+                "endpoint_url": env("AWS_S3_ENDPOINT_URL", default="") or None,
+                "region_name": env("AWS_S3_REGION_NAME", default="") or None,
+                "default_acl": "private",
+                "querystring_auth": True,
+                "file_overwrite": False,
+            },
+        },
+    }
+if not env("EMAIL_HOST", default="") and not env("EMAIL_BACKEND", default=""):
+    raise ImproperlyConfigured(
+        "EMAIL_HOST (SMTP) or EMAIL_BACKEND must be set in production: reports are delivered by e-mail."
+    )

@@ -1,5 +1,8 @@
 """Tests: real PostgreSQL (DATABASE_URL, else the embedded one), fast hashing."""
 
+import tempfile
+from pathlib import Path
+
 from config.embedded import database_url
 
 from .base import *
@@ -13,6 +16,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Report files of a test run go to a directory of their own (pytest-django sends mail to locmem).
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="backoffice-test-media-"))
 MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]
 # Messages that tests enqueue go to an in-memory broker, unless CELERY_BROKER_URL names one:
 # the worker processes that the pipeline tests start get a real broker that way.

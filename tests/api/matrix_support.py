@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,8 @@ from apps.ledger.currencies import currencies_ensure
 from apps.ledger.models import Hold, JournalEntry, JournalTransaction, LedgerAccount
 from apps.orders.models import Fill, Order, OrderEvent, Position
 from apps.orders.placement import order_place
+from apps.reports.models import ReportRun
+from apps.reports.services import report_run_execute
 from apps.risk.defaults import firm_limits_ensure
 from apps.risk.models import RestrictedInstrument, RiskLimits, TradingState
 from apps.risk.services import restricted_instrument_add
@@ -33,6 +35,7 @@ from tests.api.conftest import World, populate_world
 from tests.factories import InstrumentFactory
 
 UNKNOWN_ID = 999_999_999
+REPORT_DATE = date(2026, 11, 30)  # a closed business date
 _exec_ids = itertools.count(1)
 
 
@@ -46,7 +49,8 @@ class MatrixWorld:
     - ``filled_order``: a partially filled limit buy on ``account``, with ``fill``;
     - ``other_order``: an order on ``other_account`` (the unrelated user's), for leak checks the
       other way round;
-    - ``restriction``: a firm-wide restriction on another instrument (so ACME stays tradable).
+    - ``restriction``: a firm-wide restriction on another instrument (so ACME stays tradable);
+    - ``report_run`` / ``other_report_run``: a statement of ``account`` / ``other_account``.
     """
 
     world: Any
@@ -55,6 +59,8 @@ class MatrixWorld:
     fill: Fill
     other_order: Order
     restriction: RestrictedInstrument
+    report_run: ReportRun
+    other_report_run: ReportRun
 
     @property
     def users(self) -> dict[str, Any]:
@@ -118,8 +124,14 @@ def build_matrix_world(world: Any) -> MatrixWorld:
         order.refresh_from_db()
     assert (open_order.status, filled_order.status) == ("new", "partially_filled")
     assert other_order.status == "pending_new", other_order.reject_reason
+    statements = [
+        report_run_execute(actor=actor, kind="statement", business_date=REPORT_DATE, account_id=account.pk)
+        for account in (world.account, world.other_account)
+    ]
     return MatrixWorld(
         world=world,
+        report_run=statements[0],
+        other_report_run=statements[1],
         open_order=open_order,
         filled_order=filled_order,
         fill=Fill.objects.get(order=filled_order),
@@ -147,6 +159,7 @@ FINGERPRINTED = (
     TradingState,
     RestrictedInstrument,
     RiskLimits,
+    ReportRun,
 )
 
 

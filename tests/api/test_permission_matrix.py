@@ -114,6 +114,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("order-detail", "DELETE"): Rule(Kind.TRADE, 202),
     ("order-events", "GET"): Rule(Kind.ACCOUNT_READ),
     ("fill-list", "GET"): Rule(Kind.VISIBLE_LIST),
+    ("report-list", "GET"): Rule(Kind.VISIBLE_LIST),
+    ("report-download", "GET"): Rule(Kind.ACCOUNT_READ),  # a statement of the world account
 }
 
 
@@ -186,10 +188,13 @@ class Targets:
     order: int
     symbol: str
     restriction: int
+    report: int
     grantee: str = "api-viewer"
 
     def unknown(self) -> Targets:
-        return replace(self, account=UNKNOWN_ID, order=UNKNOWN_ID, symbol="NOSUCH", restriction=UNKNOWN_ID)
+        return replace(
+            self, account=UNKNOWN_ID, order=UNKNOWN_ID, symbol="NOSUCH", restriction=UNKNOWN_ID, report=UNKNOWN_ID
+        )
 
 
 @dataclass
@@ -283,6 +288,8 @@ REQUESTS: dict[tuple[str, str], Builder] = {
     ("order-detail", "DELETE"): lambda mw, role, t: Call(_order(t)),
     ("order-events", "GET"): lambda mw, role, t: Call(_order(t)),
     ("fill-list", "GET"): lambda mw, role, t: Call(),
+    ("report-list", "GET"): lambda mw, role, t: Call(),
+    ("report-download", "GET"): lambda mw, role, t: Call({"report_id": t.report}),
 }
 
 # Endpoints whose target is in the body rather than the path (an unknown one answers 404 too).
@@ -295,6 +302,7 @@ def targets_of(mw: MatrixWorld) -> Targets:
         order=mw.open_order.pk,
         symbol="ACME",
         restriction=mw.restriction.pk,
+        report=mw.report_run.pk,
         grantee="api-viewer",
     )
 
@@ -346,7 +354,8 @@ def assert_answer(response: Any, expected: int, label: str) -> None:
     elif expected == 204:
         assert not response.content, label
     else:
-        assert response["Content-Type"] == "application/json", f"{label}: {response['Content-Type']}"
+        wanted = "application/pdf" if "report-download" in label else "application/json"  # a file download
+        assert response["Content-Type"] == wanted, f"{label}: {response['Content-Type']}"
 
 
 @pytest.fixture(scope="module")
@@ -527,6 +536,7 @@ def _list_rows(mw: MatrixWorld) -> dict[str, tuple[set[int], set[int]]]:
         "account-list": ({mw.account.pk}, {mw.other_account.pk}),
         "order-list": ({mw.open_order.pk, mw.filled_order.pk}, {mw.other_order.pk}),
         "fill-list": ({mw.fill.pk}, set()),
+        "report-list": ({mw.report_run.pk}, {mw.other_report_run.pk}),
     }
 
 

@@ -15,6 +15,7 @@ validation into the services.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from apps.accounts.services import account_access_grant, trading_account_create
 from apps.core.actors import system_actor
 from apps.ledger import services as ledger_services
 from apps.orders import services as order_services
+from apps.reports.services import report_run_execute
 from apps.risk.services import restricted_instrument_add
 from apps.users.roles import COMPLIANCE, OPERATIONS
 from tests.factories import UserFactory
@@ -101,12 +103,16 @@ def _world() -> dict[str, Any]:
     )
     other = instrument_create(actor=actor, symbol="BETA", name="Beta", currency="USD", tick_size="0.01", lot_size="1")
     restriction = restricted_instrument_add(actor=actor, instrument=other, reason="fuzz", account=account)
+    statement = report_run_execute(
+        actor=actor, kind="statement", business_date=date(2026, 11, 30), account_id=account.pk
+    )
     return {
         "token": str(AccessToken.for_user(user)),
         "path": {
             "account_id": str(account.pk),
             "order_id": str(order.pk),
             "restriction_id": str(restriction.pk),
+            "report_id": str(statement.pk),
             "symbol": instrument.symbol,
             "username": grantee.username,
         },

@@ -62,6 +62,9 @@ def test_compliance_reads_everything_and_changes_only_its_controls() -> None:
         "compliance.change_compliancealert",
         "compliance.run_reconciliation",
         "brokers.replay_report",
+        "reports.run_report",
+        "reports.add_reportrecipient",
+        "reports.change_reportrecipient",
     }
     for needed in (
         "ledger.view_journaltransaction",
@@ -75,6 +78,7 @@ def test_compliance_reads_everything_and_changes_only_its_controls() -> None:
         "compliance.view_securityevent",
         "auditlog.view_logentry",
         "users.view_user",
+        "reports.view_reportrun",
     ):
         assert needed in granted, needed
 
@@ -88,6 +92,7 @@ def test_operations_reads_operations_changes_instruments_and_prices_and_runs_bro
         "instruments.change_referenceprice",
         "brokers.pause_broker",
         "brokers.close_dead_order",
+        "reports.run_report",
     }
     assert {"orders.view_order", "ledger.view_journalentry", "accounts.view_tradingaccount"} <= granted
     assert "auditlog.view_logentry" not in granted

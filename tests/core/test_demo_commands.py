@@ -101,3 +101,22 @@ def test_setup_schedules_repairs_an_edited_schedule() -> None:
     call_command("setup_schedules", stdout=out)
     assert "updated schedule" in out.getvalue()
     assert PeriodicTask.objects.get(task="ledger.verify").enabled
+
+
+@pytest.mark.django_db
+def test_the_demo_has_reports_to_show_for_the_last_closed_business_date(mailoutbox) -> None:
+    import time_machine
+
+    from apps.reports.kinds import KINDS
+    from apps.reports.models import ReportRun
+    from apps.reports.production import reports_produce_due
+
+    with time_machine.travel("2026-12-02T12:00:00Z"):  # a Wednesday: Tuesday's close was 15 hours ago
+        call_command("seed_demo", stdout=StringIO())
+        for kind in sorted(KINDS):
+            produced = reports_produce_due(kind=kind)
+            assert produced.business_date == "2026-12-01" and produced.succeeded and not produced.failed, produced
+    statements = ReportRun.objects.filter(kind="statement")
+    assert sorted(statements.values_list("account__owners__username", flat=True)) == ["alice", "bob"]
+    delivered = {to for message in mailoutbox for to in message.to}
+    assert delivered == {"alice@example.test", "bob@example.test", "compliance@example.test"}

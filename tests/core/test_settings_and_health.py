@@ -15,12 +15,15 @@ SAFE = {
     "CELERY_BROKER_URL": "amqp://broker.example//",
     "REDIS_URL": "redis://cache.example:6379/0",
     "DJANGO_ALLOWED_HOSTS": "backoffice.example",
+    "EMAIL_HOST": "smtp.example",
 }
 
 
 def load_production(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "REDIS_URL"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "REDIS_URL", "EMAIL_"))
     }
     return subprocess.run(
         [sys.executable, "-c", "import config.settings.production"],
@@ -45,6 +48,7 @@ def test_production_settings_load_with_safe_values():
         ({"DATABASE_URL": ""}, "DATABASE_URL"),
         ({"CELERY_BROKER_URL": ""}, "CELERY_BROKER_URL"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"EMAIL_HOST": ""}, "EMAIL_HOST"),
         ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
         ({"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS"),
         ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "PostgreSQL only"),
@@ -101,7 +105,11 @@ def test_the_service_pools_its_connections_unless_told_not_to():
         env = {**SAFE, "DJANGO_SETTINGS_MODULE": "config.settings.production", "DATABASE_POOL": value}
         if not value:
             env.pop("DATABASE_POOL")
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+        clean = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_", "EMAIL_"))
+        }
         done = subprocess.run(
             [sys.executable, "-c", f"import django; django.setup(); {script}"],
             env={**clean, **env},

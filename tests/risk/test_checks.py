@@ -37,7 +37,7 @@ from apps.orders.placement import order_place
 from apps.orders.services import order_cancel, order_replace
 from apps.risk import checks
 from apps.risk.defaults import FIRM_DEFAULT_LIMITS
-from apps.risk.models import LIMIT_FIELDS, RiskLimits
+from apps.risk.models import LIMIT_FIELDS, ExposureSnapshot, RiskLimits
 from apps.risk.services import restricted_instrument_add, restricted_instrument_remove, risk_limits_set
 from apps.risk.services import trading_state_set as _trading_state_set
 from tests.factories import TradingAccountFactory
@@ -99,6 +99,10 @@ def expected_checks(terms: dict[str, Any], *, reference: bool = True, missing: t
     caps += [("max_open_orders", "max_open_orders"), ("order_rate", "max_orders_per_second")]
     codes += [code for code, limit_name in caps if limit_name not in missing]
     codes.append("insufficient_buying_power" if terms["side"] == "buy" else "insufficient_position")
+    exposure = [("daily_loss_limit", "daily_loss_limit")]
+    if estimate and terms["side"] == "buy":
+        exposure += [("max_concentration", "max_concentration_percent"), ("max_gross_exposure", "max_gross_exposure")]
+    codes += [code for code, limit_name in exposure if limit_name not in missing]
     return codes
 
 
@@ -271,6 +275,41 @@ def _place_first(*terms: dict[str, Any]) -> Callable[[World], None]:
     def setup(w: World) -> None:
         for t in terms:
             w.accepted(t)
+
+    return setup
+
+
+def _marked(daily_pnl: str = "0", equity: str = "100000", *, firm_gross: str | None = None) -> Setup:
+    """A mark-to-market snapshot of the account taken now (and of the firm, with its gross exposure)."""
+
+    def setup(w: World) -> None:
+        now = timezone.now()
+        figures = {name: Decimal(0) for name in ("cash", "market_value", "cost_basis", "unrealized_pnl")}
+        rows = [
+            ExposureSnapshot(
+                account=w.account,
+                taken_at=now,
+                currency="USD",
+                **figures,
+                realized_pnl=Decimal(daily_pnl),
+                equity=Decimal(equity),
+                gross_exposure=Decimal(0),
+                daily_pnl=Decimal(daily_pnl),
+            )
+        ]
+        if firm_gross is not None:
+            rows.append(
+                ExposureSnapshot(
+                    account=None,
+                    taken_at=now,
+                    **figures,
+                    realized_pnl=Decimal(0),
+                    equity=Decimal(equity),
+                    gross_exposure=Decimal(firm_gross),
+                    daily_pnl=Decimal(0),
+                )
+            )
+        ExposureSnapshot.objects.bulk_create(rows)
 
     return setup
 
@@ -456,6 +495,44 @@ REJECTIONS = [
         "insufficient_position",
         limit("sell", "1"),
         _then(lambda w: w.give_shares("10"), _place_first(limit("sell", "10"))),
+    ),
+    # 8. exposure, from the latest mark-to-market
+    Case("daily-loss-at-the-limit-buy", "daily_loss_limit", limit(), _marked("-50000.00")),  # firm: 50,000
+    Case(
+        "daily-loss-account-override",
+        "daily_loss_limit",
+        limit(),
+        _then(lambda w: w.limits(w.account, daily_loss_limit=Decimal(100)), _marked("-100.00")),
+    ),
+    Case(
+        "concentration-of-cash",  # never marked: equity = cash 100,000; 60 x 100.00 is 6%
+        "max_concentration",
+        limit(quantity="60"),
+        lambda w: w.limits(w.account, max_concentration_percent=Decimal("5.99")),
+    ),
+    Case(
+        "concentration-of-the-marked-equity",  # 10 held + 10 on order + 10, at 100.00: 3,000 of 50,000
+        "max_concentration",
+        limit(),
+        _then(
+            lambda w: w.give_shares("10"),
+            _place_first(limit()),
+            _marked(equity="50000"),
+            lambda w: w.limits(w.account, max_concentration_percent=Decimal("5.99")),
+        ),
+    ),
+    Case(
+        "concentration-no-equity",
+        "max_concentration",
+        limit(),
+        _marked(equity="-1"),
+        also_failing=(),
+    ),
+    Case(
+        "gross-exposure-of-the-firm",  # 999,000 + 1,000.01 above 1,000,000
+        "max_gross_exposure",
+        limit(price="100.01", quantity="10"),
+        _then(_marked(firm_gross="999000"), lambda w: w.limits(max_gross_exposure=Decimal(1000000))),
     ),
 ]
 
@@ -672,6 +749,51 @@ PASSES = [
         _then(lambda w: w.give_shares("10"), _place_first(limit("sell", "6"))),
         hold="4",
     ),
+    Case(
+        "daily-loss-reducing-sell",
+        "daily_loss_limit",
+        limit("sell", "10"),
+        _then(lambda w: w.give_shares("10"), _marked("-60000")),
+        hold="10",
+    ),
+    Case("daily-loss-below-the-limit", "daily_loss_limit", limit(), _marked("-49999.99"), hold="1001.00"),
+    Case(
+        "daily-loss-of-yesterday",  # a snapshot from before the business day began is not today's loss
+        "daily_loss_limit",
+        limit(),
+        lambda w: ExposureSnapshot.objects.bulk_create(
+            [
+                ExposureSnapshot(
+                    account=w.account,
+                    taken_at=timezone.now() - timedelta(days=15),
+                    currency="USD",
+                    cash=0,
+                    market_value=0,
+                    cost_basis=0,
+                    unrealized_pnl=0,
+                    realized_pnl=0,
+                    equity=Decimal(100000),
+                    gross_exposure=0,
+                    daily_pnl=Decimal(-90000),
+                )
+            ]
+        ),
+        hold="1001.00",
+    ),
+    Case(
+        "concentration-at",  # 60 x 100.00 of 100,000: 6.00%
+        "max_concentration",
+        limit(quantity="60"),
+        lambda w: w.limits(w.account, max_concentration_percent=Decimal("6.00")),
+        hold="6001.00",
+    ),
+    Case(
+        "gross-exposure-at",
+        "max_gross_exposure",
+        limit(),  # 999,000 + 1,000.00
+        _then(_marked(firm_gross="999000"), lambda w: w.limits(max_gross_exposure=Decimal(1000000))),
+        hold="1001.00",
+    ),
 ]
 
 
@@ -709,7 +831,7 @@ def test_the_first_failed_check_is_the_reason_but_every_check_is_recorded(world)
         "trading_halted",
         before,
         checks=expected_checks(limit(price="120.00")),
-        failing=["trading_halted", "price_collar", "insufficient_buying_power"],
+        failing=["trading_halted", "price_collar", "insufficient_buying_power", "max_concentration"],
     )
     checks = {c["code"]: c for c in decision(order, "risk_rejected")["checks"]}
     assert checks["trading_halted"]["detail"] == "trading halted (instrument)"

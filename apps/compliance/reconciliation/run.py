@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.brokers import registry
 from apps.compliance.models import (
     AlertKind,
+    CheckKind,
     ComplianceAlert,
     ExceptionQueue,
     ExceptionReview,
@@ -36,7 +37,7 @@ from apps.compliance.reconciliation.common import (
     POSITION_VS_BROKER,
     Difference,
 )
-from apps.compliance.services import compliance_alert_raise
+from apps.compliance.services import check_run_errors, check_run_record, compliance_alert_raise
 from apps.core.actors import system_actor
 from apps.core.errors import Conflict
 
@@ -127,19 +128,29 @@ def reconciliation_run(
     ``wait=False`` refuses (``reconciliation_running``) instead of queueing behind a run."""
     actor = actor or system_actor()
     names = _brokers_to_ask(brokers)
-    views = [broker_view_take(name) for name in names]  # network calls: before any transaction
-    grace = timedelta(seconds=max(0, int(settings.RECONCILIATION_BROKER_GRACE_SECONDS)))
-    with transaction.atomic(durable=True):
-        _lock(wait=wait)
-        found, positions, orders = books_differences_find()
-        result = ReconciliationResult(positions_checked=positions, orders_checked=orders)
-        for view in views:
-            check = broker_differences_find(view, grace=grace)
-            result.brokers.append(check)
-            found += check.differences
-        result.differences = found
-        _record(result, run_by=actor.get_username())
-        _alert(result, run_by=actor.get_username(), grace=grace)
+    started_at = timezone.now()
+    with check_run_errors(CheckKind.RECONCILIATION, started_at, refusals=(ReconciliationRunning,)):
+        views = [broker_view_take(name) for name in names]  # network calls: before any transaction
+        grace = timedelta(seconds=max(0, int(settings.RECONCILIATION_BROKER_GRACE_SECONDS)))
+        with transaction.atomic(durable=True):
+            _lock(wait=wait)
+            found, positions, orders = books_differences_find()
+            result = ReconciliationResult(positions_checked=positions, orders_checked=orders)
+            for view in views:
+                check = broker_differences_find(view, grace=grace)
+                result.brokers.append(check)
+                found += check.differences
+            result.differences = found
+            _record(result, run_by=actor.get_username())
+            _alert(result, run_by=actor.get_username(), grace=grace)
+    check_run_record(
+        kind=CheckKind.RECONCILIATION,
+        started_at=started_at,
+        ok=result.ok,
+        summary=_summary(result),
+        details=result.as_dict(),
+        actor=actor,
+    )
     for item in result.recorded:
         logger.warning(
             "reconciliation_break break=%s kind=%s: %s",
@@ -149,6 +160,18 @@ def reconciliation_run(
             extra={"event": "reconciliation_break", "break_id": item.pk, "break_kind": item.kind},
         )
     return result
+
+
+def _summary(result: ReconciliationResult) -> str:
+    counts = f"{result.positions_checked} positions and {result.orders_checked} orders checked"
+    if result.brokers:
+        counts += f"; brokers: {', '.join(check.broker for check in result.brokers)}"
+    if result.ok:
+        return f"Reconciliation OK: {counts}"
+    return (
+        f"Reconciliation found {len(result.differences)} difference(s): {len(result.recorded)} new break(s), "
+        f"{len(result.already_open)} already open; {counts}"
+    )
 
 
 def _record(result: ReconciliationResult, *, run_by: str) -> None:

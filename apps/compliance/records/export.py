@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.core.chain import GENESIS, HASH_VERSION, Chain, canonical_json, chain_extend, sql_utc, utc
 from apps.core.errors import BusinessRuleViolation, Conflict
+from apps.core.progress import OnProgress
 
 if TYPE_CHECKING:
     pass
@@ -57,6 +58,27 @@ EXPORT_CHAINS: dict[str, ExportChain] = {
         "order-events", "order_events.jsonl", _event_chain, lambda: chain_extend(_event_chain())
     ),
 }
+
+
+@dataclass(frozen=True)
+class ExportSection:
+    """Records that are not a hash chain but belong in an export (report runs, say): a higher app
+    registers one with ``export_section_register`` in its ``AppConfig.ready()``. ``records(from_date,
+    to_date)`` yields JSON-able dicts in a stable order; the file's SHA-256 goes into the manifest."""
+
+    key: str
+    file: str
+    description: str
+    records: Callable[[date | None, date | None], Iterator[dict[str, Any]]]
+
+
+EXPORT_SECTIONS: dict[str, ExportSection] = {}
+
+
+def export_section_register(section: ExportSection) -> None:
+    if section.key in EXPORT_CHAINS or (section.key in EXPORT_SECTIONS and EXPORT_SECTIONS[section.key] != section):
+        raise ValueError(f"export section {section.key!r} registered twice")
+    EXPORT_SECTIONS[section.key] = section
 
 
 @dataclass(frozen=True)
@@ -158,13 +180,17 @@ def records_export(
     to_date: date | None = None,
     link_pending: bool = True,
     chunk: int = 2000,
+    on_progress: OnProgress | None = None,
 ) -> ExportResult:
     """Write an export of ``chains`` into ``directory`` (created; files are never overwritten).
 
     Each chain is first extended with what has committed (``link_pending``), so that the export
-    reaches the present. The range applies to each chain's own numbering."""
+    reaches the present. The range applies to each chain's own numbering. ``on_progress(chain,
+    done, total)`` is told of each ``chunk`` of records written (``apps.core.progress``)."""
+    tick = on_progress or (lambda part, done, total: None)
     directory.mkdir(parents=True, exist_ok=True)
-    for name in [MANIFEST, MANIFEST_SHA256, *(EXPORT_CHAINS[c].file for c in chains)]:
+    section_files = [section.file for section in EXPORT_SECTIONS.values()]
+    for name in [MANIFEST, MANIFEST_SHA256, *(EXPORT_CHAINS[c].file for c in chains), *section_files]:
         if (directory / name).exists():
             raise Conflict(f"{directory / name} already exists: an export is never overwritten.", code="export_exists")
     exported: list[ExportedChain] = []
@@ -185,12 +211,17 @@ def records_export(
                     f"{chain.name} link #{first - 1} is missing: run the verification first.", code="chain_broken"
                 )
         digest, records, last_hash = hashlib.sha256(), 0, previous
+        expected = max(0, last - first + 1)
+        tick(key, 0, expected)
         with (directory / spec.file).open("xb") as out:
             for line, chain_hash in _export_lines(chain, first, last, previous, chunk):
                 out.write(line)
                 digest.update(line)
                 records += 1
                 last_hash = chain_hash
+                if records % chunk == 0:
+                    tick(key, chunk, expected)
+        tick(key, records % chunk, expected)
         result = ExportedChain(
             chain=key,
             file=spec.file,
@@ -214,6 +245,24 @@ def records_export(
                 "last_chain_hash": last_hash,
             }
         )
+    manifest_sections: list[dict[str, Any]] = []
+    for section in EXPORT_SECTIONS.values():
+        digest, records = hashlib.sha256(), 0
+        with (directory / section.file).open("xb") as out:
+            for record in section.records(from_date, to_date):
+                line = canonical_json(record) + b"\n"
+                out.write(line)
+                digest.update(line)
+                records += 1
+        manifest_sections.append(
+            {
+                "section": section.key,
+                "description": section.description,
+                "file": section.file,
+                "file_sha256": digest.hexdigest(),
+                "records": records,
+            }
+        )
     manifest = {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_FORMAT_VERSION,
@@ -228,6 +277,7 @@ def records_export(
             "dates_by": "assigned_at (the time each record was linked into its chain)",
         },
         "chains": manifest_chains,
+        "sections": manifest_sections,
     }
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("ascii")
     with (directory / MANIFEST).open("xb") as out:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from apps.compliance.records.export import EXPORT_FORMAT, EXPORT_FORMAT_VERSION, MANIFEST, MANIFEST_SHA256
 from apps.core.chain import GENESIS, HASH_VERSION, link_hash
+from apps.core.progress import OnProgress
 
 if TYPE_CHECKING:
     pass
@@ -65,6 +66,9 @@ class ExportVerification:
     def ok(self) -> bool:
         return not self.problems and self.first_broken is None
 
+
+#: lines read between two progress reports
+PROGRESS_EVERY = 2000
 
 _LINE_KEYS = {"sequence", "record_id", "previous_chain_hash", "content_hash", "chain_hash", "hash_version", "content"}
 
@@ -126,8 +130,12 @@ def _check_line(check: ExportChainCheck, number: int, raw: bytes, expected: int,
     return sequence + 1, chain_hash
 
 
-def _verify_chain(directory: Path, entry: dict[str, Any], report: ExportVerification) -> ExportChainCheck:
+def _verify_chain(
+    directory: Path, entry: dict[str, Any], report: ExportVerification, tick: OnProgress
+) -> ExportChainCheck:
     check = ExportChainCheck(chain=str(entry.get("chain")), file=str(entry.get("file")))
+    listed = entry.get("records")
+    total = listed if isinstance(listed, int) and listed >= 0 else None
     path = directory / check.file
     if not path.is_file():
         check.broken(None, entry.get("first_sequence"), f"the file {check.file} is missing")
@@ -136,8 +144,12 @@ def _verify_chain(directory: Path, entry: dict[str, Any], report: ExportVerifica
     previous = str(entry.get("first_previous_chain_hash"))
     first = entry.get("first_sequence")
     expected = int(first) if first is not None else None
+    tick(check.chain, 0, total)
+    number = 0
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
+            if number % PROGRESS_EVERY == 0:
+                tick(check.chain, PROGRESS_EVERY, total)
             digest.update(raw)
             if expected is None:  # the manifest says the range is empty
                 check.broken(number, None, "a record where the manifest lists none")
@@ -147,6 +159,7 @@ def _verify_chain(directory: Path, entry: dict[str, Any], report: ExportVerifica
             expected, previous = _check_line(check, number, raw, expected, previous)
             check.records += 1
             check.last_sequence = expected - 1
+    tick(check.chain, number % PROGRESS_EVERY, total)
     check.last_chain_hash = previous
     if digest.hexdigest() != entry.get("file_sha256"):
         report.problems.append(
@@ -164,10 +177,12 @@ def _verify_chain(directory: Path, entry: dict[str, Any], report: ExportVerifica
     return check
 
 
-def export_verify(path: Path) -> ExportVerification:
+def export_verify(path: Path, *, on_progress: OnProgress | None = None) -> ExportVerification:
     """Verify an export (its directory or its ``manifest.json``) from the files alone: the
     manifest's own SHA-256, each file's SHA-256, and every link of every chain. Never touches
-    the database."""
+    the database. ``on_progress(chain, done, total)`` is told of the lines read
+    (``apps.core.progress``)."""
+    tick = on_progress or (lambda part, done, total: None)
     directory = path.parent if path.is_file() else path
     report = ExportVerification()
     manifest_path = directory / MANIFEST
@@ -194,5 +209,11 @@ def export_verify(path: Path) -> ExportVerification:
         report.problems.append(f"unknown export format {manifest.get('format')!r} {manifest.get('format_version')!r}")
         return report
     for entry in manifest.get("chains", []):
-        report.chains.append(_verify_chain(directory, entry, report))
+        report.chains.append(_verify_chain(directory, entry, report, tick))
+    for entry in manifest.get("sections", []):  # records that are not a chain: their file's SHA-256
+        path = directory / str(entry.get("file"))
+        if not path.is_file():
+            report.problems.append(f"{path} is missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != entry.get("file_sha256"):
+            report.problems.append(f"{entry.get('file')}'s SHA-256 differs from the manifest: the file was altered")
     return report

@@ -1,8 +1,21 @@
 """The firm's default limits, so that a fresh installation trades within sane bounds."""
 
+from decimal import Decimal
+
 from django.db import migrations
 
-from apps.risk.defaults import FIRM_DEFAULT_LIMITS as DEFAULTS  # constant data only
+# The defaults as they were when this migration was written (frozen: the historical model has
+# only these fields; later limits get their defaults in later migrations).
+DEFAULTS = {
+    "max_order_quantity": Decimal("100000"),
+    "max_order_notional": Decimal("1000000"),
+    "max_position_quantity": Decimal("1000000"),
+    "max_open_orders": 1000,
+    "max_daily_notional": Decimal("10000000"),
+    "max_orders_per_second": 50,
+    "price_collar_percent": Decimal("10.00"),
+    "max_price_age_seconds": 3600,
+}
 
 
 def forwards(apps, schema_editor):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.compliance.records import EXPORT_CHAINS, records_export
 from apps.core.errors import ApplicationError
+from apps.core.progress import progress_bars
 
 
 def _date(text: str) -> date:
@@ -38,16 +39,22 @@ class Command(BaseCommand):
         parser.add_argument("--from-date", type=_date, default=None, help="First day linked (UTC, inclusive).")
         parser.add_argument("--to-date", type=_date, default=None, help="Last day linked (UTC, inclusive).")
 
+        parser.add_argument(
+            "--no-progress", action="store_true", help="Do not draw progress bars (drawn only on a terminal anyway)."
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = records_export(
-                directory=options["output"],
-                chains=options["chain"] or list(EXPORT_CHAINS),
-                from_sequence=options["from_sequence"],
-                to_sequence=options["to_sequence"],
-                from_date=options["from_date"],
-                to_date=options["to_date"],
-            )
+            with progress_bars(unit="record", stream=self.stderr, enabled=not options["no_progress"]) as on_progress:
+                result = records_export(
+                    directory=options["output"],
+                    chains=options["chain"] or list(EXPORT_CHAINS),
+                    from_sequence=options["from_sequence"],
+                    to_sequence=options["to_sequence"],
+                    from_date=options["from_date"],
+                    to_date=options["to_date"],
+                    on_progress=on_progress,
+                )
         except ApplicationError as error:
             raise CommandError(str(error)) from error
         for chain in result.chains:

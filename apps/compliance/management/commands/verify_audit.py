@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from apps.core.progress import progress
 from apps.orders.chain import ORDER_EVENT_CHAIN, event_chain_verify
 from apps.orders.models import OrderEvent
 
@@ -18,12 +18,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
+        parser.add_argument(
+            "--no-progress",
+            action="store_true",
+            help="Do not draw a progress bar (it is drawn only on a terminal anyway).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         total = OrderEvent.objects.count()
-        with tqdm(total=total, unit="event", disable=options["no_progress"], file=self.stderr) as bar:
-            report = event_chain_verify(progress=lambda n: bar.update(min(n, total - bar.n)))
+        with progress(
+            total=total, desc="order events", unit="event", stream=self.stderr, enabled=not options["no_progress"]
+        ) as bar:
+            report = event_chain_verify(progress=lambda n: bar.update(min(n, max(total - bar.n, 0))))
         problems = report.problems(ORDER_EVENT_CHAIN.record_noun)
         for problem in problems:
             self.stdout.write(self.style.ERROR(problem))

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.compliance.records import export_verify
+from apps.core.progress import progress_bars
 
 
 class Command(BaseCommand):
@@ -19,9 +20,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("path", type=Path, help="The export directory (or its manifest.json).")
+        parser.add_argument(
+            "--no-progress", action="store_true", help="Do not draw progress bars (drawn only on a terminal anyway)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = export_verify(options["path"])
+        with progress_bars(unit="record", stream=self.stderr, enabled=not options["no_progress"]) as on_progress:
+            report = export_verify(options["path"], on_progress=on_progress)
         for chain in report.chains:
             if chain.first_broken is not None:
                 self.stdout.write(self.style.ERROR(f"{chain.first_broken}; {chain.broken_links} broken link(s)"))

@@ -3,16 +3,25 @@
 Everything that moves value goes through the services with fixed idempotency keys, so a
 second run changes nothing. Passwords are set only when a user is created. For local
 demonstration only: the log-ins are printed in the README and by ``make run``.
+
+The demo accounts are opened and funded as of an hour before the last session close (the clock
+is moved with time_machine, a development dependency), so that the reports of the latest closed
+business date, which beat produces within minutes of ``make run``, have a statement per client
+to show. Report recipients: each client receives their statement; ``compliance@example.test``
+every firm-wide report (``var/mail`` locally).
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts.models import TradingAccount
 from apps.accounts.services import trading_account_create
@@ -23,6 +32,9 @@ from apps.instruments.services import instrument_create, reference_price_set
 from apps.ledger.models import AssetKind, Purpose
 from apps.ledger.selectors import ledger_account_get
 from apps.ledger.services import asset_create, cash_deposit, hold_reserve
+from apps.orders.calendar import last_close
+from apps.reports.kinds import KINDS, Scope
+from apps.reports.models import ReportRecipient
 from apps.users.models import User
 from apps.users.roles import COMPLIANCE, OPERATIONS, roles_ensure
 
@@ -43,6 +55,16 @@ INSTRUMENTS = [
     ("SPY", "SPDR S&P 500 ETF Trust", "512.40"),
 ]
 HOLD = ("alice", Decimal("1892.50"), "demo: buy 10 AAPL")
+
+
+def _before_last_close() -> AbstractContextManager[object]:
+    """The clock an hour before the last session close, if time_machine is installed."""
+    try:
+        import time_machine
+    except ImportError:  # a runtime-only install: the demo is funded now
+        return nullcontext()
+    close = last_close(timezone.now())
+    return time_machine.travel(close - timedelta(hours=1), tick=True) if close else nullcontext()
 
 
 def _user(username: str, password: str, *, superuser: bool = False, staff: bool = False) -> tuple[User, bool]:
@@ -68,6 +90,13 @@ class Command(BaseCommand):
         self._roles_and_users()
         # A migration creates USD; a flushed test database no longer has it.
         asset_create(actor=actor, code="USD", kind=AssetKind.CURRENCY, scale=2, name="US dollar")
+        with _before_last_close():
+            self._clients(actor)
+        self._instruments_and_hold(actor)
+        self._recipients()
+        self.stdout.write(self.style.SUCCESS("demo data ready"))
+
+    def _clients(self, actor: User) -> None:
         for username, (name, amount) in CLIENTS.items():
             owner = User.objects.get(username=username)
             account = TradingAccount.objects.filter(owners=owner, name=name).order_by("pk").first()
@@ -82,6 +111,8 @@ class Command(BaseCommand):
                 idempotency_key=f"demo:deposit:{username}",
                 memo="Demo deposit",
             )
+
+    def _instruments_and_hold(self, actor: User) -> None:
         for symbol, name, price in INSTRUMENTS:
             instrument = instrument_get(symbol) or instrument_create(
                 actor=actor, symbol=symbol, name=name, currency="USD", tick_size="0.01", lot_size="1"
@@ -101,7 +132,13 @@ class Command(BaseCommand):
             reference="demo-order-1",
             memo=memo,
         )
-        self.stdout.write(self.style.SUCCESS("demo data ready"))
+
+    def _recipients(self) -> None:
+        for key, kind in sorted(KINDS.items()):
+            if kind.scope == Scope.ACCOUNT:
+                ReportRecipient.objects.get_or_create(kind=key, email="", account_owners=True)
+            else:
+                ReportRecipient.objects.get_or_create(kind=key, email="compliance@example.test", account_owners=False)
 
     def _roles_and_users(self) -> None:
         # The role groups and their permissions belong to a migration (apps/users/roles.py):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from apps.ledger.models import LedgerAccount
+from apps.core.progress import progress
+from apps.ledger.models import JournalTransaction, LedgerAccount
 from apps.ledger.verification import verify
 
 
@@ -18,12 +18,23 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
+        parser.add_argument(
+            "--no-progress",
+            action="store_true",
+            help="Do not draw progress bars (they are drawn only on a terminal anyway).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        total = LedgerAccount.objects.count()
-        with tqdm(total=total, unit="acct", disable=options["no_progress"], file=self.stderr) as bar:
-            report = verify(progress=lambda n: bar.update(min(n, total - bar.n)))
+        show = not options["no_progress"]
+        accounts, transactions = LedgerAccount.objects.count(), JournalTransaction.objects.count()
+        with (
+            progress(total=accounts, desc="ledger accounts", unit="acct", stream=self.stderr, enabled=show) as bar,
+            progress(total=transactions, desc="hash chain", unit="link", stream=self.stderr, enabled=show) as links,
+        ):
+            report = verify(
+                progress=lambda n: bar.update(min(n, accounts - bar.n)),
+                chain_progress=lambda n: links.update(min(n, max(transactions - links.n, 0))),
+            )
         for problem in report.problems:
             self.stdout.write(self.style.ERROR(problem))
         chain = report.chain
