@@ -7,7 +7,9 @@ the account's fills booked before ``at`` with the position-keeping rule of apps/
 reference price recorded before ``at`` (``PriceObservation``). Nothing recorded later can change
 the answer, which is what makes a report re-run byte-identical.
 
-Set-based: one query each for the balances, the fills and the prices of any number of accounts.
+Set-based: one query each for the balances, the fills and the prices of any number of accounts;
+the balance and the price as of an instant are each one index probe per ledger account and per
+instrument (the latest row before it), whatever the length of the history.
 """
 
 from __future__ import annotations
@@ -91,13 +93,16 @@ def _rows(sql: str, params: list[Any]) -> list[tuple]:
 
 
 _BALANCES = """
-SELECT DISTINCT ON (e.ledger_account_id)
-       la.trading_account_id, la.purpose, a.code, a.kind, e.balance_after
-  FROM ledger_journalentry e
-  JOIN ledger_ledgeraccount la ON la.id = e.ledger_account_id
+SELECT la.trading_account_id, la.purpose, a.code, a.kind, e.balance_after
+  FROM ledger_ledgeraccount la
   JOIN ledger_asset a ON a.id = la.asset_id
- WHERE la.trading_account_id = ANY(%s) AND e.posted_at < %s
- ORDER BY e.ledger_account_id, e.posted_at DESC, e.account_version DESC
+  CROSS JOIN LATERAL (
+        SELECT j.balance_after FROM ledger_journalentry j
+         WHERE j.ledger_account_id = la.id AND j.posted_at < %s
+         ORDER BY j.posted_at DESC, j.account_version DESC
+         LIMIT 1) e
+ WHERE la.trading_account_id = ANY(%s)
+ ORDER BY la.id
 """
 
 _FILLS = """
@@ -111,10 +116,13 @@ SELECT o.account_id, o.instrument_id, o.side, f.quantity, f.price, f.fee, cur.sc
 """
 
 _PRICES = """
-SELECT DISTINCT ON (p.instrument_id) p.instrument_id, p.price
-  FROM instruments_priceobservation p
- WHERE p.recorded_at < %s AND p.as_of < %s
- ORDER BY p.instrument_id, p.recorded_at DESC, p.id DESC
+SELECT i.id, p.price
+  FROM instruments_instrument i
+  CROSS JOIN LATERAL (
+        SELECT o.price FROM instruments_priceobservation o
+         WHERE o.instrument_id = i.id AND o.recorded_at < %s AND o.as_of < %s
+         ORDER BY o.recorded_at DESC, o.id DESC
+         LIMIT 1) p
 """
 
 _INSTRUMENTS = (
@@ -165,7 +173,7 @@ def valuations_as_of(*, at: datetime, account_ids: Iterable[int]) -> dict[int, V
         code: (iid, symbol, currency, tick, lot) for iid, symbol, currency, code, tick, lot in _rows(_INSTRUMENTS, [])
     }
     quantities: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
-    for account_id, purpose, code, kind, balance in _rows(_BALANCES, [ids, at]):
+    for account_id, purpose, code, kind, balance in _rows(_BALANCES, [at, ids]):
         valuation = result[account_id]
         if kind == "currency":
             valuation.cash[code] = valuation.cash.get(code, ZERO) + balance

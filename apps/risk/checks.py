@@ -277,14 +277,17 @@ def evaluate(intent: OrderIntent, s: Snapshot) -> Decision:  # noqa: PLR0912, PL
         if pct_limit is not None:
             held = s.position_total + s.open_buy_quantity + intent.quantity
             value = money(held * d.price_estimate, s.currency_scale)
-            pct = value * HUNDRED / s.equity if s.equity > 0 else None
+            pct = None
+            if s.equity > 0:
+                with localcontext(prec=80):  # a notional of up to 40+ digits (see ``money``)
+                    pct = (value * HUNDRED / s.equity).quantize(Decimal("0.01"), rounding=ROUND_UP)
             add(
                 Check(
                     "max_concentration",
                     pct is not None and pct <= pct_limit,
                     f"position value {value} vs equity {s.equity}",
                     limit=f"{pct_limit}%",
-                    value=f"{pct.quantize(Decimal('0.01'), rounding=ROUND_UP)}%" if pct is not None else "no equity",
+                    value=f"{pct}%" if pct is not None else "no equity",
                 )
             )
         cap("max_gross_exposure", "max_gross_exposure", s.firm_gross_exposure + d.notional_estimate)
