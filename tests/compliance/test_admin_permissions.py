@@ -115,7 +115,7 @@ def test_roles_ensure_restores_the_groups_and_removes_what_was_granted_by_hand()
     assert "instruments.change_instrument" in perms(OPERATIONS)
 
 
-def test_staff_log_in_to_the_admin_by_role(client, compliance_user, ops_user) -> None:
+def test_staff_log_in_to_the_admin_by_role(client, compliance_user, ops_user, instrument) -> None:
     client.force_login(compliance_user)
     for url in (
         "/admin/",
@@ -128,7 +128,9 @@ def test_staff_log_in_to_the_admin_by_role(client, compliance_user, ops_user) ->
         "/admin/risk/risklimits/add/",
     ):
         assert client.get(url).status_code == 200, url
-    assert client.get("/admin/instruments/instrument/1/change/").status_code in (200, 302, 404)
+    page = client.get(f"/admin/instruments/instrument/{instrument.pk}/change/")
+    assert page.status_code == 200  # compliance reads an instrument: no input to change it
+    assert 'name="_save"' not in page.content.decode()
     client.force_login(ops_user)
     assert client.get("/admin/orders/order/").status_code == 200
     assert client.get("/admin/risk/tradingstate/add/").status_code == 403
@@ -196,7 +198,8 @@ def test_crafted_posts_to_change_or_delete_a_record_are_refused(
     bulk = client.post(
         "/admin/ledger/journalentry/", {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"}
     )
-    assert bulk.status_code in (200, 302, 403)
+    # no action is offered (no delete permission): the POST is read as a plain changelist request
+    assert bulk.status_code == 200 and 'name="action"' not in bulk.content.decode()
     for model, data in [("ledger/journalentry", {"amount": "1"}), ("orders/orderevent", {"kind": "received"})]:
         assert client.post(f"/admin/{model}/add/", data).status_code == 403
     txn.refresh_from_db()
