@@ -1,5 +1,9 @@
 """Trading accounts in the admin. Accounts are opened through the service (which opens
-their ledger accounts), so the admin does not add them; balances are shown read-only.
+their ledger accounts), so the admin does not add them; balances are shown read-only. The
+name, the status and the owners change through the services (``trading_account_rename``,
+``trading_account_set_status``, ``trading_account_owner_add`` / ``_remove``, which also give and
+take the owner's grants), for the operations role (as the API's grants: ``has_role``). Other
+grants are the API's (``account_access_grant``): the admin has no object-permission pages.
 
 Each account has an overview page (balances, positions, open orders, trading state) and a
 statement for a date range, as a page and as CSV. URLs (stable; browser tests rely on them):
@@ -24,16 +28,23 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
-from guardian.admin import GuardedModelAdmin
 
 from apps.accounts.models import TradingAccount
-from apps.core.admin import int_or_none
+from apps.accounts.permissions import RoleAdminMixin
+from apps.accounts.services import (
+    trading_account_owner_add,
+    trading_account_owner_remove,
+    trading_account_rename,
+    trading_account_set_status,
+)
+from apps.core.admin import ServiceAdmin, int_or_none
 from apps.ledger.models import LedgerAccount
 from apps.ledger.selectors import account_statement, account_statement_entries, balance_list
 from apps.orders.models import Order
 from apps.orders.selectors import position_list
 from apps.orders.state import OPEN
 from apps.risk.admin import kill_switch_context
+from apps.users.roles import OPERATIONS
 
 #: Lines shown on the statement page; the CSV export has them all.
 STATEMENT_PAGE_LINES = 1000
@@ -95,8 +106,8 @@ class _Echo:
 
 
 @admin.register(TradingAccount)
-class TradingAccountAdmin(GuardedModelAdmin):
-    change_form_template = "admin/accounts/tradingaccount/change_form.html"  # type: ignore[misc]
+class TradingAccountAdmin(RoleAdminMixin, ServiceAdmin):
+    change_form_template = "admin/accounts/tradingaccount/change_form.html"
     list_display = ("number", "name", "base_currency", "status", "created_at")
     list_filter = ("status", "base_currency")
     search_fields = ("number",)  # see get_search_results
@@ -106,12 +117,27 @@ class TradingAccountAdmin(GuardedModelAdmin):
     filter_horizontal = ("owners",)
     inlines = [LedgerAccountInline]
     show_full_result_count = False
+    change_roles = (OPERATIONS,)  # never added here (the service opens its ledger accounts), never deleted
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        actor: Any = request.user
+        if "name" in form.changed_data:
+            trading_account_rename(actor=actor, account=obj, name=obj.name)
+        if "status" in form.changed_data:
+            trading_account_set_status(actor=actor, account=obj, status=obj.status)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Not form.save_m2m(): an owner comes and goes with the grants, through the services.
+        if "owners" in form.changed_data:
+            account: TradingAccount = form.instance
+            wanted = set(form.cleaned_data["owners"])
+            current = set(account.owners.all())
+            for user in sorted(wanted - current, key=lambda u: u.pk):
+                trading_account_owner_add(actor=request.user, account=account, user=user)  # type: ignore[arg-type]
+            for user in sorted(current - wanted, key=lambda u: u.pk):
+                trading_account_owner_remove(actor=request.user, account=account, user=user)  # type: ignore[arg-type]
+        for formset in formsets:  # the ledger accounts: read-only
+            self.save_formset(request, form, formset, change=change)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
         term = search_term.strip()

@@ -46,6 +46,12 @@ def roles_of(user: Any) -> frozenset[str]:
     return cached
 
 
+def has_role(user: Any, *roles: str) -> bool:
+    """The one role predicate: the API (``HasRole``) and the admin (``RoleAdminMixin``) ask it
+    whether a user may do a staff write. Active users in one of the role groups; superusers."""
+    return bool(roles_of(user) & set(roles))
+
+
 def sees_all_accounts(user: Any) -> bool:
     return bool(roles_of(user))
 
@@ -99,7 +105,7 @@ class HasRole(BasePermission):
     message = "This needs a staff role."
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return bool(roles_of(request.user) & set(self.roles))
+        return has_role(request.user, *self.roles)
 
 
 class IsOperations(HasRole):
@@ -110,3 +116,23 @@ class IsOperations(HasRole):
 class IsCompliance(HasRole):
     roles = (COMPLIANCE,)
     message = "This needs the compliance role."
+
+
+class RoleAdminMixin:
+    """For a ``ModelAdmin`` (or inline): who may add, change and delete is the role predicate the
+    API asks (``has_role``), not Django's model permissions, so the two doors cannot drift. An
+    empty tuple means nobody (superusers included). Viewing stays with the model permissions the
+    role groups hold (``apps.users.roles``)."""
+
+    add_roles: tuple[str, ...] = ()
+    change_roles: tuple[str, ...] = ()
+    delete_roles: tuple[str, ...] = ()
+
+    def has_add_permission(self, request: Any, *args: Any) -> bool:
+        return has_role(request.user, *self.add_roles)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return has_role(request.user, *self.change_roles)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return has_role(request.user, *self.delete_roles)

@@ -26,11 +26,23 @@ def _next_number() -> str:
     return f"BO{value:08d}"
 
 
-def trading_account_create(*, actor: User, name: str, base_currency: str, owner: User | None = None) -> TradingAccount:
-    """Open a trading account with its cash ledger accounts; the owner gets view and trade."""
+def _account_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 128:
-        raise ValidationError("The account name must be 1 to 128 characters.", code="invalid_name")
+        raise ValidationError("The account name must be 1 to 128 characters.", code="invalid_name", field="name")
+    return name
+
+
+def _locked(account: TradingAccount) -> TradingAccount:
+    locked = TradingAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
+    if locked is None:
+        raise NotFound("No such trading account.", code="account_not_found")
+    return locked
+
+
+def trading_account_create(*, actor: User, name: str, base_currency: str, owner: User | None = None) -> TradingAccount:
+    """Open a trading account with its cash ledger accounts; the owner gets view and trade."""
+    name = _account_name(name)
     asset = asset_get(base_currency)
     if asset.kind != AssetKind.CURRENCY:
         raise ValidationError(f"{base_currency!r} is not a currency.", code="unknown_asset")
@@ -45,15 +57,45 @@ def trading_account_create(*, actor: User, name: str, base_currency: str, owner:
 
 
 def trading_account_set_status(*, actor: User, account: TradingAccount, status: str) -> TradingAccount:
+    """Open, restrict or close the account (audited: auditlog tracks the account's fields)."""
     if status not in AccountStatus.values:
-        raise ValidationError(f"Unknown account status {status!r}.", code="invalid_status")
+        raise ValidationError(f"Unknown account status {status!r}.", code="invalid_status", field="status")
     with transaction.atomic(durable=True):
-        locked = TradingAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
-        if locked is None:
-            raise NotFound("No such trading account.")
+        locked = _locked(account)
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
     return locked
+
+
+def trading_account_rename(*, actor: User, account: TradingAccount, name: str) -> TradingAccount:
+    name = _account_name(name)
+    with transaction.atomic(durable=True):
+        locked = _locked(account)
+        locked.name = name
+        locked.save(update_fields=["name", "updated_at"])
+    return locked
+
+
+def trading_account_owner_add(*, actor: User, account: TradingAccount, user: User) -> None:
+    """Make ``user`` an owner: the ownership and its grants (view and trade on the account), in
+    one transaction. Audited: auditlog tracks the owners and the grant rows. Idempotent."""
+    if not user.is_active:
+        raise ValidationError(f"User {user.get_username()!r} is not active.", code="inactive_user", field="owners")
+    with transaction.atomic(durable=True):
+        locked = _locked(account)
+        locked.owners.add(user)
+        for perm in ACCOUNT_PERMISSIONS.values():
+            assign_perm(perm, user, locked)
+
+
+def trading_account_owner_remove(*, actor: User, account: TradingAccount, user: User) -> None:
+    """``user`` is no longer an owner: the ownership goes and so do the grants that came with
+    it (view and trade given to the user directly; grants through a group stay). Idempotent."""
+    with transaction.atomic(durable=True):
+        locked = _locked(account)
+        locked.owners.remove(user)
+        for perm in ACCOUNT_PERMISSIONS.values():
+            remove_perm(perm, user, locked)
 
 
 def account_access_grant(*, actor: User, account: TradingAccount, user: User, permissions: list[str]) -> list[str]:

@@ -5,7 +5,9 @@ Writes go through services, each behind a confirmation page with a required reas
 
 - pause / resume a broker: ``brokers.pause_broker`` (``services.broker_pause`` / ``broker_resume``);
 - close an order whose submit was dead-lettered, once its venue confirms it has no such order:
-  ``brokers.close_dead_order`` (``services.order_close_dead``).
+  ``brokers.close_dead_order`` (``services.order_close_dead``);
+- an account's route: ``services.account_route_set`` / ``account_route_clear`` (operations, the
+  role predicate the API asks: ``apps.accounts.permissions.has_role``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.accounts.permissions import RoleAdminMixin
 from apps.brokers import registry
 from apps.brokers.models import (
     AccountRoute,
@@ -29,9 +32,16 @@ from apps.brokers.models import (
     InstructionStatus,
     OrderInstruction,
 )
-from apps.brokers.services import broker_pause, broker_resume, order_close_dead
-from apps.core.admin import ReadOnlyAdmin, reason_page
+from apps.brokers.services import (
+    account_route_clear,
+    account_route_set,
+    broker_pause,
+    broker_resume,
+    order_close_dead,
+)
+from apps.core.admin import ReadOnlyAdmin, ServiceAdmin, reason_page
 from apps.orders.state import TERMINAL
+from apps.users.roles import OPERATIONS
 
 PAUSE_PERMISSION = "brokers.pause_broker"
 CLOSE_PERMISSION = "brokers.close_dead_order"
@@ -130,9 +140,22 @@ class ExecutionReportAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AccountRoute)
-class AccountRouteAdmin(admin.ModelAdmin):
+class AccountRouteAdmin(RoleAdminMixin, ServiceAdmin):
     list_display = ("account", "broker")
     list_select_related = ("account",)
+    raw_id_fields = ("account",)
+    add_roles = change_roles = delete_roles = (OPERATIONS,)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("account",) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        route = account_route_set(actor=request.user, account_id=obj.account_id, broker=obj.broker)  # type: ignore[arg-type]
+        obj.pk = route.pk
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        account_route_clear(actor=request.user, account_id=obj.account_id)  # type: ignore[arg-type]
 
 
 @admin.register(BrokerCircuit)

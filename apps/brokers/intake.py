@@ -17,15 +17,19 @@ import dataclasses
 import hashlib
 import json
 import logging
+import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from apps.brokers import metrics
 from apps.brokers.interface import FILL_TYPES, ExecType, ExecutionReport
 from apps.brokers.models import ExecutionReportRecord, ReportReplay, ReportStatus
 from apps.brokers.sinks import order_side
@@ -168,6 +172,11 @@ def receive(broker: str, report: ExecutionReport, *, actor_id: int | None = None
 
 
 def _receive_one(broker: str, report: ExecutionReport, actor_id: int) -> str:
+    with structlog.contextvars.bound_contextvars(order_id=_order_id(report) or None):  # in its log lines
+        return _receive_one_bound(broker, report, actor_id)
+
+
+def _receive_one_bound(broker: str, report: ExecutionReport, actor_id: int) -> str:
     @atomic_with_retry()
     def attempt() -> str:
         outcome = _record_and_apply(broker, report, actor_id)
@@ -191,6 +200,7 @@ def receive_many(broker: str, reports: Sequence[ExecutionReport], *, actor_id: i
     back and its reports are booked one transaction per order (an acknowledgement and its fill
     commit together), and within an order that fails, one by one: the good ones are booked and
     the bad one dead-lettered. Outcomes are in the order of ``reports``."""
+    started = time.perf_counter()
     actor = actor_id or system_actor().pk
     outcomes: list[str] | None = None
     if len(reports) > 1:
@@ -198,6 +208,10 @@ def receive_many(broker: str, reports: Sequence[ExecutionReport], *, actor_id: i
     if outcomes is None:
         outcomes = _receive_by_order(broker, reports, actor)
     acknowledge(broker, [report_key(r) for r in reports if isinstance(getattr(r, "exec_id", None), str)])
+    if reports:
+        metrics.INTAKE_BATCH_SECONDS.labels(broker).observe(time.perf_counter() - started)
+        for outcome, count in Counter(outcomes).items():
+            metrics.INTAKE_REPORTS.labels(broker, outcome).inc(count)
     return outcomes
 
 

@@ -76,6 +76,8 @@ class OrderInstruction(models.Model):
                 name="instruction_ready",
             ),
             models.Index(fields=("claimed_at",), condition=Q(status="in_flight"), name="instruction_in_flight"),
+            # the dead letters per broker (/metrics counts them at every scrape): a small partial index
+            models.Index(fields=("broker",), condition=Q(status="dead"), name="instruction_dead"),
         ]
         triggers = [
             # Wakes the relay loops (``relay_loop.py``) once per inserting statement; delivered at commit.

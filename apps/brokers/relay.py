@@ -17,15 +17,17 @@ their order's later ones), and an order that never reached the venue is canceled
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import structlog
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.brokers import circuit, intake, registry
+from apps.brokers import circuit, intake, metrics, registry
 from apps.brokers.interface import (
     BatchSubmit,
     BrokerAdapter,
@@ -198,11 +200,19 @@ def _put_back(row: OrderInstruction, was_unknown: bool) -> None:
 
 def _process(row: OrderInstruction, was_unknown: bool, probe: bool = False) -> str | None:
     """Send one instruction and book its answers; returns the error of a transport failure."""
+    with structlog.contextvars.bound_contextvars(order_id=row.order_id):  # in its log lines
+        return _process_one(row, was_unknown, probe)
+
+
+def _process_one(row: OrderInstruction, was_unknown: bool, probe: bool) -> str | None:
+    started = time.perf_counter()
     try:
         adapter = registry.get_adapter(row.broker)
         reports = _call(adapter, row, was_unknown)
     except Exception as exc:
+        metrics.RELAY_CALL_SECONDS.labels(row.broker, row.action).observe(time.perf_counter() - started)
         return _refused(row, exc, was_unknown, probe)
+    metrics.RELAY_CALL_SECONDS.labels(row.broker, row.action).observe(time.perf_counter() - started)
     faults.point("relay.after_call")
     intake.receive_many(row.broker, reports)
     faults.point("relay.before_done")
@@ -272,6 +282,7 @@ def _process_submits(broker: str, rows: list[OrderInstruction], opened: set[str]
         return
     booked: list[OrderInstruction] = []
     reports: list[ExecutionReport] = []
+    started = time.perf_counter()
     for row, answer in zip(rows, _answers(adapter, rows, opened), strict=True):
         if answer is None:
             _put_back(row, False)
@@ -282,6 +293,7 @@ def _process_submits(broker: str, rows: list[OrderInstruction], opened: set[str]
         else:
             booked.append(row)
             reports += answer
+    metrics.RELAY_CALL_SECONDS.labels(broker, "submit").observe(time.perf_counter() - started)
     faults.point("relay.after_call")
     if not booked:
         return

@@ -1,4 +1,5 @@
-"""Broker write services for staff: pausing a route, and closing an order the venue never got.
+"""Broker write services for staff: an account's route, pausing a broker, and closing an order
+the venue never got.
 
 Each is one durable transaction; the venue is asked, where it must be, before it opens.
 """
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from apps.brokers import registry
 from apps.brokers.interface import ExecType
-from apps.brokers.models import BrokerControl
+from apps.brokers.models import AccountRoute, BrokerControl
 from apps.brokers.sinks import order_side
 from apps.core.db import atomic_with_retry
 from apps.core.errors import BusinessRuleViolation, ValidationError
@@ -52,6 +53,37 @@ def _set_paused(*, actor: User, broker: str, paused: bool, reason: Any) -> Broke
         return control
 
     return attempt()
+
+
+def account_route_set(*, actor: User, account_id: int, broker: str) -> AccountRoute:
+    """Route the account's new orders to ``broker`` (an enabled one: ``unknown_broker``
+    otherwise). Orders already sent stay with their broker. Audited (auditlog)."""
+    try:
+        registry.plugin_spec(broker)
+    except registry.UnknownBroker as exc:
+        raise registry.UnknownBroker(exc.detail, broker=broker, field="broker") from None
+
+    @atomic_with_retry()
+    def attempt() -> AccountRoute:
+        route = AccountRoute.objects.select_for_update().filter(account_id=account_id).first()
+        if route is None:
+            route = AccountRoute(account_id=account_id)
+        route.broker = broker
+        route.save()
+        return route
+
+    return attempt()
+
+
+def account_route_clear(*, actor: User, account_id: int) -> None:
+    """The account's new orders go to ``DEFAULT_BROKER`` again. Idempotent."""
+
+    @atomic_with_retry()
+    def attempt() -> None:
+        for route in AccountRoute.objects.select_for_update().filter(account_id=account_id):
+            route.delete()  # one by one: auditlog sees each
+
+    attempt()
 
 
 def broker_pause(*, actor: User, broker: str, reason: Any) -> BrokerControl:

@@ -1,6 +1,7 @@
-"""Signal receivers: who did it, for every audit-log entry, the security events of Django's
-authentication (admin log-ins, failures, log-outs; the API records its token issues in its
-views), and an alert for every risk limit the mark-to-market job found breached."""
+"""Signal receivers: who did it, for every audit-log entry, the security events of log-ins
+(Django's authentication signals: log-ins, failed log-ins of either door, log-outs; the users
+app's: refusals by lock-out, API tokens issued and refreshed), and an alert for every risk limit
+the mark-to-market job found breached."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from apps.compliance.services import compliance_alert_raise
 from apps.core import context
 from apps.core.actors import system_actor
 from apps.risk.signals import limit_breached
+from apps.users.signals import login_locked_out, token_issued, token_refreshed
 
 
 @receiver(pre_save, sender=LogEntry, dispatch_uid="compliance-attribute-log-entry")
@@ -51,6 +53,21 @@ def login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, 
     security_event_record(
         kind=SecurityEventKind.LOGIN_FAILED, request=request, username=username if isinstance(username, str) else ""
     )
+
+
+@receiver(login_locked_out, dispatch_uid="compliance-login-locked-out")
+def locked_out(sender: Any, request: Any, username: str, **kwargs: Any) -> None:
+    security_event_record(kind=SecurityEventKind.LOCKED_OUT, request=request, username=username)
+
+
+@receiver(token_issued, dispatch_uid="compliance-token-issued")
+def api_token_issued(sender: Any, request: Any, user: Any, username: str = "", **kwargs: Any) -> None:
+    security_event_record(kind=SecurityEventKind.TOKEN_ISSUED, request=request, user=user, username=username)
+
+
+@receiver(token_refreshed, dispatch_uid="compliance-token-refreshed")
+def api_token_refreshed(sender: Any, request: Any, user: Any = None, **kwargs: Any) -> None:
+    security_event_record(kind=SecurityEventKind.TOKEN_REFRESHED, request=request, user=user)
 
 
 @receiver(limit_breached, dispatch_uid="compliance-risk-limit-breached")

@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from apps.core import arrays, celery_context  # noqa: F401 - binds the task context
+        from apps.core import arrays, celery_context, logs  # noqa: F401 - binds the task context
 
         arrays.register()
+        logs.configure_structlog()

@@ -28,6 +28,11 @@ def current() -> RequestContext:
     return ctx if ctx is not None else RequestContext(correlation_id=new_correlation_id())
 
 
+def peek() -> RequestContext | None:
+    """The current unit of work's context, or None outside one (``current`` makes one up)."""
+    return _current.get()
+
+
 def new_correlation_id() -> str:
     return uuid.uuid4().hex
 

@@ -19,6 +19,7 @@ from django.db.models import Case, CharField, Count, Min, Q, Value, When, Window
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from apps.accounts.permissions import has_role
 from apps.brokers.selectors import OUTBOX_WAITING, outbox_backlog_list
 from apps.compliance import queues
 from apps.compliance.models import (
@@ -61,10 +62,11 @@ def admin_url(name: str, *args: Any, query: dict[str, Any] | None = None) -> str
 
 
 def desk_visible_to(user: Any) -> bool:
-    """Active staff with the compliance role, and superusers (one query for the role)."""
+    """Active staff with the compliance role, and superusers: the role predicate of the API and
+    the admin's writes (one query for the roles, cached on the user for the request)."""
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return False
-    return bool(user.is_superuser or user.groups.filter(name=COMPLIANCE).exists())
+    return has_role(user, COMPLIANCE)
 
 
 # --- the exception queues -------------------------------------------------------------------

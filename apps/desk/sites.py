@@ -10,11 +10,14 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from apps.desk.selectors import desk_get, desk_visible_to
+from apps.users.forms import GuardedAdminAuthenticationForm
 
 DESK_TEMPLATE = "admin/desk/index.html"
 
 
 class BackOfficeAdminSite(AdminSite):
+    login_form = GuardedAdminAuthenticationForm  # the API's log-in throttle and lockout (apps/users/login_guard.py)
+
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         if not desk_visible_to(request.user):
             return super().index(request, extra_context)

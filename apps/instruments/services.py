@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -80,10 +80,17 @@ def instrument_create(
     return instrument
 
 
-def reference_price_set(
-    *, actor: User, instrument: Instrument, price: Any, as_of: datetime | None = None, source: str = "manual"
-) -> ReferencePrice:
-    """Record the instrument's latest reference price (a positive multiple of its tick size)."""
+#: A reference price may be stamped this far ahead of our clock (clock skew between the source and
+#: us); anything later is refused (``future_price``): it would outrank every real price until then.
+PRICE_CLOCK_SKEW = timedelta(seconds=5)
+
+
+def reference_price_check(
+    *, instrument: Instrument, price: Any, as_of: datetime | None = None
+) -> tuple[Decimal, datetime]:
+    """Validate a reference price without writing: the price (positive, a multiple of the tick
+    size) and its time (aware, not in the future beyond ``PRICE_CLOCK_SKEW``), as they would be
+    stored. ``reference_price_set`` calls it; forms call it to show a refusal on its field."""
     value = _positive(price, "price")
     if value % instrument.tick_size != 0:
         raise ValidationError(
@@ -91,9 +98,23 @@ def reference_price_set(
             code="invalid_price",
             field="price",
         )
-    when = as_of or timezone.now()
+    now = timezone.now()
+    when = as_of or now
     if when.tzinfo is None:
-        raise ValidationError("as_of must be timezone-aware.", code="naive_datetime")
+        raise ValidationError("as_of must be timezone-aware.", code="naive_datetime", field="as_of")
+    if when > now + PRICE_CLOCK_SKEW:
+        raise ValidationError(
+            f"as_of {when.isoformat()} is in the future (now {now.isoformat()}).", code="future_price", field="as_of"
+        )
+    return value, when
+
+
+def reference_price_set(
+    *, actor: User, instrument: Instrument, price: Any, as_of: datetime | None = None, source: str = "manual"
+) -> ReferencePrice:
+    """Record the instrument's latest reference price (a positive multiple of its tick size, not
+    stamped in the future): the current price, an observation for the history, and the signal."""
+    value, when = reference_price_check(instrument=instrument, price=price, as_of=as_of)
     with transaction.atomic(durable=True):
         ref, _ = ReferencePrice.objects.update_or_create(
             instrument=instrument, defaults={"price": value, "as_of": when, "source": source}
@@ -103,3 +124,18 @@ def reference_price_set(
         )
         reference_price_changed.send(sender=ReferencePrice, instrument=instrument, price=value)
     return ref
+
+
+def instrument_update(*, actor: User, instrument: Instrument, name: str, asset_class: str, active: bool) -> Instrument:
+    """Change what may change on an instrument: its name, asset class and whether it trades.
+    (Symbol, currency, tick and lot size are fixed at creation: orders and the ledger rely on them.)"""
+    name = (name or "").strip()
+    if not name or len(name) > 128:
+        raise ValidationError("The name must be 1 to 128 characters.", code="invalid_name", field="name")
+    if asset_class not in AssetClass.values:
+        raise ValidationError(f"Unknown asset class {asset_class!r}.", code="invalid_asset_class", field="asset_class")
+    with transaction.atomic(durable=True):
+        row = Instrument.objects.select_for_update(no_key=True).get(pk=instrument.pk)
+        row.name, row.asset_class, row.active = name, asset_class, bool(active)
+        row.save(update_fields=["name", "asset_class", "active", "updated_at"])
+    return row

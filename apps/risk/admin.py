@@ -7,6 +7,11 @@ every open order in the scope), the second click applies it through
 wraps its own add/change views in a transaction, and the kill switch commits the state before
 it cancels orders, one durable transaction each.
 
+The add/change pages of trading states, restrictions and limits are the same doors: they save
+through ``trading_state_set``, ``restricted_instrument_add`` / ``_remove`` and ``risk_limits_set``
+(``apps.core.admin.ServiceAdmin``), and the compliance role decides who may write, as in the API
+(``apps.accounts.permissions.has_role``).
+
 URLs (stable; browser tests rely on them):
 
 - ``/admin/risk/tradingstate/kill-switch/global/<state>/``
@@ -28,8 +33,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 
+from apps.accounts.permissions import RoleAdminMixin, has_role
+from apps.core.admin import ServiceAdmin, service_errors
 from apps.core.errors import ApplicationError
 from apps.risk.models import (
     FIRM_ONLY_LIMITS,
@@ -41,7 +47,16 @@ from apps.risk.models import (
     TradingState,
     TradingStateValue,
 )
-from apps.risk.services import _limit_value, kill_switch_orders, kill_switch_set, limits_consistent
+from apps.risk.services import (
+    kill_switch_orders,
+    kill_switch_set,
+    restricted_instrument_add,
+    restricted_instrument_remove,
+    risk_limits_check,
+    risk_limits_set,
+    trading_state_set,
+)
+from apps.users.roles import COMPLIANCE
 
 #: The action for each target state: the label of its link and of its submit button.
 KILL_SWITCH_ACTIONS: dict[str, str] = {
@@ -52,13 +67,8 @@ KILL_SWITCH_ACTIONS: dict[str, str] = {
 
 
 def can_use_kill_switch(user: Any) -> bool:
-    """Compliance (and superusers): the permission to add and change trading states."""
-    return bool(
-        getattr(user, "is_active", False)
-        and getattr(user, "is_staff", False)
-        and user.has_perm("risk.change_tradingstate")
-        and user.has_perm("risk.add_tradingstate")
-    )
+    """Compliance staff (and superusers): the role the API's trading-state endpoints ask for."""
+    return bool(getattr(user, "is_staff", False) and has_role(user, COMPLIANCE))
 
 
 def kill_switch_url(state: str, *, account_id: int | None = None, instrument_id: int | None = None) -> str:
@@ -136,9 +146,18 @@ class TradingStateForm(forms.ModelForm):
         return data
 
 
+def _saved(obj: Any, row: Any) -> None:
+    """The admin's object becomes the row the service wrote (its id for the history and redirect)."""
+    obj.pk = row.pk
+    obj._state.adding = False
+    for f in row._meta.concrete_fields:
+        setattr(obj, f.attname, getattr(row, f.attname))
+
+
 @admin.register(TradingState)
-class TradingStateAdmin(admin.ModelAdmin):
+class TradingStateAdmin(RoleAdminMixin, ServiceAdmin):
     form = TradingStateForm
+    add_roles = change_roles = (COMPLIANCE,)  # never deleted: resume by setting it back to active
     change_list_template = "admin/risk/tradingstate/change_list.html"
     list_display = ("scope", "account", "instrument", "state", "reason", "updated_by", "updated_at")
     list_filter = ("scope", "state")
@@ -152,14 +171,15 @@ class TradingStateAdmin(admin.ModelAdmin):
             return ("scope", "account", "instrument", "updated_by", "updated_at")
         return self.readonly_fields
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # resume by setting the state back to active: the row keeps who and why
-
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.reason = obj.reason.strip()
-        obj.updated_by = request.user
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
+        row = trading_state_set(
+            actor=request.user,  # type: ignore[arg-type]
+            state=obj.state,
+            reason=obj.reason,
+            account=obj.account,
+            instrument=obj.instrument,
+        )
+        _saved(obj, row)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {**kill_switch_context(request.user), **(extra_context or {})}
@@ -264,8 +284,10 @@ class RestrictedInstrumentForm(forms.ModelForm):
 
 
 @admin.register(RestrictedInstrument)
-class RestrictedInstrumentAdmin(admin.ModelAdmin):
+class RestrictedInstrumentAdmin(RoleAdminMixin, ServiceAdmin):
     """Add or lift restrictions; a restriction is never edited (lift it and add a new one)."""
+
+    add_roles = delete_roles = (COMPLIANCE,)
 
     form = RestrictedInstrumentForm
     list_display = ("instrument", "account", "reason", "created_by", "created_at")
@@ -274,13 +296,17 @@ class RestrictedInstrumentAdmin(admin.ModelAdmin):
     search_fields = ("instrument__symbol__exact", "account__number__exact")
     raw_id_fields = ("instrument", "account")
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.created_by = request.user
-        obj.created_at = timezone.now()
-        super().save_model(request, obj, form, change)
+        row = restricted_instrument_add(
+            actor=request.user,  # type: ignore[arg-type]
+            instrument=obj.instrument,
+            reason=obj.reason,
+            account=obj.account,
+        )
+        _saved(obj, row)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        restricted_instrument_remove(actor=request.user, restriction_id=obj.pk)  # type: ignore[arg-type]
 
 
 class RiskLimitsForm(forms.ModelForm):
@@ -289,29 +315,22 @@ class RiskLimitsForm(forms.ModelForm):
         fields = ("account", *LIMIT_FIELDS)
 
     def clean(self) -> dict[str, Any]:
+        """The service's own validation (``risk_limits_check``), a refusal on its field."""
         data: dict[str, Any] = super().clean() or {}
-        for name in LIMIT_FIELDS:
-            if name in data:
-                try:
-                    data[name] = _limit_value(name, data[name])
-                except ApplicationError as exc:
-                    self.add_error(name, exc.detail)
-        if data.get("account") is not None:
-            for name in FIRM_ONLY_LIMITS:
-                if data.get(name) is not None:
-                    self.add_error(name, "A firm-wide limit: set it on the firm row (no account).")
+        account = data.get("account", self.instance.account if self.instance.pk else None)
+        for name in FIRM_ONLY_LIMITS:  # each firm-only limit on its own field
+            if account is not None and data.get(name) is not None:
+                self.add_error(name, "A firm-wide limit: set it on the firm row (no account).")
         if not self.errors:
-            candidate = RiskLimits(**{name: data.get(name) for name in LIMIT_FIELDS})
-            try:
-                limits_consistent(candidate)
-            except ApplicationError as exc:
-                self.add_error("daily_loss_halt_limit", exc.detail)
+            limits = {name: data.get(name) for name in LIMIT_FIELDS}
+            service_errors(self, lambda: data.update(risk_limits_check(account=account, **limits)))
         return data
 
 
 @admin.register(RiskLimits)
-class RiskLimitsAdmin(admin.ModelAdmin):
+class RiskLimitsAdmin(RoleAdminMixin, ServiceAdmin):
     form = RiskLimitsForm
+    add_roles = change_roles = (COMPLIANCE,)  # never deleted: clearing a limit is done field by field
     list_display = (
         "account",
         "max_order_quantity",
@@ -329,8 +348,16 @@ class RiskLimitsAdmin(admin.ModelAdmin):
     search_fields = ("account__number__exact",)
     raw_id_fields = ("account",)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # clearing a limit is done field by field; no row vanishes
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("account",) if obj is not None else ()  # a row's account never changes
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        row = risk_limits_set(
+            actor=request.user,  # type: ignore[arg-type]
+            account=obj.account,
+            **{name: getattr(obj, name) for name in LIMIT_FIELDS},
+        )
+        _saved(obj, row)
 
 
 @admin.register(ExposureSnapshot)

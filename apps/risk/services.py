@@ -228,8 +228,9 @@ def _limit_value(name: str, value: Any) -> Decimal | int | None:
         raise ValidationError(exc.detail, code="invalid_limit", field=name) from None
 
 
-def risk_limits_set(*, actor: User, account: TradingAccount | None = None, **limits: Any) -> RiskLimits:
-    """Set limits for an account (or the firm defaults with no account). None clears a limit."""
+def risk_limits_check(*, account: TradingAccount | None = None, **limits: Any) -> dict[str, Any]:
+    """Validate limits without writing; the values as they would be stored. ``risk_limits_set``
+    calls it; the admin's form calls it to show a refusal on its field."""
     unknown = set(limits) - set(LIMIT_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown limit(s): {', '.join(sorted(unknown))}.", code="invalid_limit")
@@ -240,6 +241,15 @@ def risk_limits_set(*, actor: User, account: TradingAccount | None = None, **lim
                 raise ValidationError(
                     f"{name} is a firm-wide limit: set it on the firm row.", code="invalid_limit", field=name
                 )
+    if "daily_loss_limit" in limits and "daily_loss_halt_limit" in limits:
+        limits_consistent(RiskLimits(**limits))
+    return limits
+
+
+def risk_limits_set(*, actor: User, account: TradingAccount | None = None, **limits: Any) -> RiskLimits:
+    """Set limits for an account (or the firm defaults with no account). None clears a limit.
+    Audited (auditlog tracks ``RiskLimits``: who, when, each value before and after)."""
+    limits = risk_limits_check(account=account, **limits)
     with transaction.atomic(durable=True):
         row, _ = RiskLimits.objects.select_for_update().get_or_create(account=account)
         for name, value in limits.items():

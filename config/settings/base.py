@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from apps.core import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -25,12 +27,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # rotated and revoked refresh tokens
     "django_filters",
     "drf_spectacular",
     "guardian",
     "auditlog",
     "pgtrigger",
     "django_celery_beat",
+    "django_prometheus",
     "apps.core",
     "apps.users",
     "apps.accounts",
@@ -42,11 +46,14 @@ INSTALLED_APPS = [
     "apps.compliance",
     "apps.reports",
     "apps.desk",
+    "apps.monitoring",
     "plugins.paper",
     "plugins.fix44",
 ]
 
 MIDDLEWARE = [
+    # first and last: request counts and latencies for /metrics (docs/observability.md)
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,8 +62,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (below)
     "apps.core.middleware.RequestContextMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "apps.core.middleware.AuditlogMiddleware",  # auditlog's, with the client address of apps.core.middleware
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -85,6 +94,8 @@ def database_settings(url: str, *, pool: bool = False) -> dict[str, object]:
     db = environ.Env.db_url_config(url)
     if db["ENGINE"] != "django.db.backends.postgresql":
         raise RuntimeError(f"This service runs on PostgreSQL only (got {db['ENGINE']}).")
+    # Django's PostgreSQL backend, counting connections, statements and their latency (/metrics)
+    db["ENGINE"] = "django_prometheus.db.backends.postgresql"
     db["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     db["CONN_HEALTH_CHECKS"] = True
     db.setdefault("OPTIONS", {})
@@ -123,17 +134,50 @@ STORAGES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Content-Security-Policy (django-csp) -------------------------------------------------
+# Every page: scripts, styles, images and fonts from this origin only; no inline script or
+# style (the admin of Django 5.2 has none: its data rides in data-* attributes of <script src>
+# elements; ours are in static files), no plugins, no framing, forms post here only. A page that
+# needs more says so with csp.decorators (the API docs: config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# Whether `manage.py seed_demo` may write its demo users, accounts and money here (never in
+# production: production.py turns it off).
+DEMO_DATA_ALLOWED = True
+
 # --- Cache (throttles, failed log-in counters) ------------------------------------------
 # Redis when REDIS_URL is set (shared by every process); else a per-process memory cache,
 # good enough for one local process. Production refuses to start without Redis.
 REDIS_URL = env("REDIS_URL", default="")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "bo"}
+        # Django's own backends, counting gets, hits and misses for /metrics (apps/monitoring/cache.py)
+        {"BACKEND": "apps.monitoring.cache.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "bo"}
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "backoffice"}
+        else {"BACKEND": "apps.monitoring.cache.LocMemCache", "LOCATION": "backoffice"}
     )
 }
+
+# --- Client addresses ------------------------------------------------------------------
+# The number of reverse proxies in front of the service, each appending to X-Forwarded-For. 0:
+# the client address is REMOTE_ADDR (the header is ignored); N: the Nth entry from the right of
+# X-Forwarded-For. Used for throttles, log-in lockouts, security events, order events and the
+# audit log (apps.core.middleware.client_ip).
+TRUSTED_PROXY_COUNT = max(0, env.int("TRUSTED_PROXY_COUNT", default=0))
 
 # --- Django REST framework -------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -149,10 +193,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ProblemAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+    "DEFAULT_THROTTLE_CLASSES": [  # DRF's, keyed on the client address of apps.core.middleware.client_ip
+        "apps.core.api.throttling.AnonRateThrottle",
+        "apps.core.api.throttling.UserRateThrottle",
+        "apps.core.api.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="60/min"),
@@ -162,7 +206,7 @@ REST_FRAMEWORK = {
         # Log-in attempts per client address (failed ones are also counted per user name).
         "auth": env("API_THROTTLE_AUTH", default="30/min"),
     },
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler.problem_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
@@ -177,6 +221,11 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
+    # A refresh answers a new refresh token and blacklists the one presented; a password change
+    # or deactivation blacklists all of the user's refresh tokens (apps/users/tokens.py). Access
+    # tokens are not blacklisted: they stay valid until they expire (JWT_ACCESS_MINUTES).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 # Failed log-ins per user name within the window before that name is locked out for the window.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
@@ -306,14 +355,31 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Logging ---------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"pgserver": {"level": "WARNING"}},
-}
+# structlog renders every line, stdlib loggers' too (apps/core/logs.py): "console" (readable,
+# the default here) or "json" (one object a line, the default in production). Each line carries
+# the correlation id, the actor, and the account and order where the code bound them; keys that
+# name secrets (password, token, authorization, ...) are masked. docs/observability.md.
+LOG_FORMAT = env("LOG_FORMAT", default="console")
+LOGGING = logs.logging_settings(LOG_FORMAT, level=env("DJANGO_LOG_LEVEL", default="INFO"))
+
+# --- Observability (apps/monitoring, docs/observability.md) ------------------------------
+# /metrics: open when METRICS_OPEN (the default, not in production); else only to the client
+# addresses in METRICS_ALLOWED_IPS (CIDRs) or a request with "Authorization: Bearer METRICS_TOKEN".
+METRICS_OPEN = env.bool("METRICS_OPEN", default=True)
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# A Celery worker serves its metrics (its own and its pool processes', with PROMETHEUS_MULTIPROC_DIR)
+# on this port; 0: not at all (config/celery_app.py).
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+# /health/ready: the components whose failure answers 503 (the others are reported only), how
+# stale beat's heartbeat (the last run of a periodic task every few seconds) and the sequencers'
+# backlogs may be, and how long the broker connection may take.
+HEALTH_READY_REQUIRED = env.list("HEALTH_READY_REQUIRED", default=["database", "broker", "cache"])
+HEALTH_BEAT_TASK = env("HEALTH_BEAT_TASK", default="ledger: number committed transactions")
+HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=300)
+HEALTH_SEQUENCER_MAX_BACKLOG = env.int("HEALTH_SEQUENCER_MAX_BACKLOG", default=10_000)
+HEALTH_SEQUENCER_MAX_AGE_SECONDS = env.int("HEALTH_SEQUENCER_MAX_AGE_SECONDS", default=120)
+HEALTH_BROKER_TIMEOUT_SECONDS = env.float("HEALTH_BROKER_TIMEOUT_SECONDS", default=2.0)
 
 # --- The product -----------------------------------------------------------------------
 # The named system actor: every change made by a task, command or the system itself.

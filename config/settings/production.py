@@ -3,7 +3,13 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *
-from .base import database_settings, env
+from .base import database_settings, env, logs
+
+# One JSON object a line (LOG_FORMAT=console for people reading a terminal); /metrics is closed
+# but to METRICS_ALLOWED_IPS and METRICS_TOKEN (docs/observability.md).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logs.logging_settings(LOG_FORMAT, level=env("DJANGO_LOG_LEVEL", default="INFO"))
+METRICS_OPEN = False
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
@@ -29,8 +35,16 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Preloading binds the whole parent domain into browsers for months and is the domain owner's
+# decision (it needs a max-age of a year and every subdomain on HTTPS): off unless they turn it
+# on, and then `check --deploy` is not told to keep quiet about it (security.W021).
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+DEMO_DATA_ALLOWED = False  # seed_demo refuses to run
 
 # Report files: an S3-compatible store when REPORTS_S3_BUCKET is set (django-storages; endpoint,
 # region and credentials from the usual AWS_* variables), else the file system under MEDIA_ROOT

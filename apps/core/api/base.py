@@ -6,10 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.core import context
+from apps.core.api.throttling import UserRateThrottle
 from apps.users.models import User
 
 # JSON types the wire must carry for these fields: DRF would coerce 5 to "5" and "5" to 5.

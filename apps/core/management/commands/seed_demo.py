@@ -2,7 +2,8 @@
 
 Everything that moves value goes through the services with fixed idempotency keys, so a
 second run changes nothing. Passwords are set only when a user is created. For local
-demonstration only: the log-ins are printed in the README and by ``make run``.
+demonstration only: the log-ins are printed in the README and by ``make run``. It refuses to run
+where ``settings.DEMO_DATA_ALLOWED`` is not true (production settings turn it off).
 
 The demo accounts are opened and funded as of an hour before the last session close (the clock
 is moved with time_machine, a development dependency), so that the reports of the latest closed
@@ -18,8 +19,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -86,6 +88,11 @@ class Command(BaseCommand):
     help = "Create demo users, trading accounts, cash, instruments and a hold (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not getattr(settings, "DEMO_DATA_ALLOWED", False):
+            raise CommandError(
+                "seed_demo refuses to run here: it creates users with published passwords (admin/admin) "
+                "and demo money, and settings.DEMO_DATA_ALLOWED is off (as in production settings)."
+            )
         actor = system_actor()
         self._roles_and_users()
         # A migration creates USD; a flushed test database no longer has it.
