@@ -22,9 +22,9 @@ _REVOKE = "_refresh_tokens_revoke"
 
 def refresh_tokens_revoke(*, user: Any) -> int:
     """Blacklist every unexpired refresh token of ``user`` not yet blacklisted; the number."""
-    outstanding = OutstandingToken.objects  # type: ignore[attr-defined]  # simplejwt's models are untyped
+    outstanding = OutstandingToken.objects
     tokens = outstanding.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
-    created = BlacklistedToken.objects.bulk_create(  # type: ignore[attr-defined]
+    created = BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token=token) for token in tokens.only("pk")], ignore_conflicts=True
     )
     return len(created)

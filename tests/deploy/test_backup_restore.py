@@ -6,6 +6,7 @@ queues and the sequences, and reach the same chain head."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -29,11 +30,38 @@ TOOLS = ("pg_dump", "psql", "createdb", "dropdb")
 HEAD = re.compile(r"head #(\d+) ([0-9a-f]{64})")
 
 
+def _candidates(name: str) -> list[str]:
+    """Where a PostgreSQL client tool may be: the embedded server's own binaries (pgserver, a dev
+    dependency: the server `make test` starts when DATABASE_URL is unset), Debian's versioned
+    directories, newest first, then PATH."""
+    found = []
+    try:
+        import pgserver
+
+        found.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name))
+    except ImportError:
+        pass
+    found += sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: -int(p.split("/")[4]))
+    on_path = shutil.which(name)
+    if on_path:
+        found.append(on_path)
+    return [path for path in found if os.access(path, os.X_OK)]
+
+
+def _server_major() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        (version,) = cursor.fetchone()
+    return major(version)
+
+
 def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not on PATH: the restore cannot be rehearsed here")
-    return path
+    """A client tool at least as new as the server (pg_dump refuses an older one)."""
+    server = _server_major()
+    for path in _candidates(name):
+        if major(run([path, "--version"], dict(os.environ)).stdout) >= server:
+            return path
+    raise AssertionError(f"no {name} for PostgreSQL {server} on this machine: the restore cannot be rehearsed")
 
 
 def connection_args() -> tuple[list[str], dict[str, str]]:
@@ -97,13 +125,6 @@ def facts(sql_runner: Any) -> dict[str, Any]:
 @pytest.mark.django_db(transaction=True)  # committed rows: pg_dump reads from another session
 def test_a_dump_restores_into_a_fresh_database_that_verifies(account, actor, instrument, restored_name, tmp_path):
     pg_dump, psql, createdb = tool("pg_dump"), tool("psql"), tool("createdb")
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        (server_version,) = cursor.fetchone()
-    client_version = run([pg_dump, "--version"], dict(os.environ)).stdout
-    if major(client_version) < major(server_version):
-        pytest.skip(f"pg_dump {client_version.strip()} is older than the server ({server_version}): it would refuse")
-
     # A small book: deposits, a withdrawal, orders (holds, order events), an account's audit entry.
     ledger.cash_deposit(actor=actor, trading_account=account, currency="USD", amount="5000", idempotency_key="bk-1")
     ledger.cash_withdraw(actor=actor, trading_account=account, currency="USD", amount="250.5", idempotency_key="bk-2")
