@@ -65,11 +65,13 @@ def tool(name: str) -> str:
 
 
 def connection_args() -> tuple[list[str], dict[str, str]]:
-    db = connection.settings_dict
-    args = ["--host", str(db["HOST"] or "127.0.0.1"), "--port", str(db["PORT"] or 5432)]
-    if db["USER"]:
-        args += ["--username", str(db["USER"])]
-    env = {**os.environ, "PGPASSWORD": str(db["PASSWORD"] or ""), "PGCONNECT_TIMEOUT": "10"}
+    """The live connection's own host (a socket directory for the embedded server), port and user."""
+    connection.ensure_connection()
+    info = connection.connection.info  # psycopg's ConnectionInfo: what libpq actually used
+    args = ["--host", str(info.host), "--port", str(info.port)]
+    if info.user:
+        args += ["--username", str(info.user)]
+    env = {**os.environ, "PGPASSWORD": str(connection.settings_dict["PASSWORD"] or ""), "PGCONNECT_TIMEOUT": "10"}
     return args, env
 
 
