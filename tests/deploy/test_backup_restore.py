@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -187,7 +188,13 @@ def test_a_dump_restores_into_a_fresh_database_that_verifies(account, actor, ins
     # 3. The operator's check, against the copy.
     db = connection.settings_dict
     auth = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
-    url = f"postgresql://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{restored_name}"
+    info = connection.connection.info  # where libpq connected: a socket directory for the embedded server
+    host = f"@/{restored_name}?host={quote(info.host)}&port={info.port}" if info.host.startswith("/") else None
+    url = (
+        f"postgresql://{auth.rstrip('@')}{host}"
+        if host
+        else f"postgresql://{auth}{info.host}:{info.port}/{restored_name}"
+    )
     verified = manage(url, "verify_ledger", "--no-progress")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "ledger OK" in verified.stdout
