@@ -32,7 +32,7 @@ def chain_details(report: ChainReport, problems: list[str]) -> dict[str, Any]:
     }
 
 
-def ledger_verify_and_alert(progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def ledger_verify_and_alert(progress: Callable[[int], object] | None = None) -> dict[str, Any]:
     """Run the whole ledger verification and record the run; on failure also store a critical
     compliance alert."""
     from apps.ledger.verification import verify
@@ -61,7 +61,7 @@ def ledger_verify_and_alert(progress: Callable[[int], None] | None = None) -> di
     return {"ok": report.ok, "problems": len(report.problems), "accounts": report.accounts_checked}
 
 
-def audit_verify_and_alert(progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def audit_verify_and_alert(progress: Callable[[int], object] | None = None) -> dict[str, Any]:
     """Verify the order events' chain and record the run; on failure also store a critical
     compliance alert."""
     from apps.orders.chain import ORDER_EVENT_CHAIN, event_chain_verify

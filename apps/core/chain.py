@@ -270,7 +270,7 @@ def _links(chain: Chain, chunk: int) -> Iterator[list[tuple[int, int, str, str, 
         after = rows[-1][0]
 
 
-def chain_verify(chain: Chain, *, chunk: int = 2000, progress: Callable[[int], None] | None = None) -> ChainReport:
+def chain_verify(chain: Chain, *, chunk: int = 2000, progress: Callable[[int], object] | None = None) -> ChainReport:
     """Recompute every link in sequence order, ``chunk`` links at a time (memory-bounded).
 
     Each link is checked on its own: its number follows the previous link's, its record still

@@ -52,7 +52,7 @@ def progress(
     unit: str = "it",
     stream: Any = None,
     enabled: bool = True,
-) -> tqdm[T]:
+) -> tqdm[Any]:
     """A tqdm bar on ``stream`` (default ``sys.stderr``), disabled unless ``enabled`` and the
     stream is a TTY. Use as an iterable wrapper or as a context manager (``bar.update(n)``)."""
     out = stream if stream is not None else sys.stderr

@@ -50,7 +50,7 @@ def _account_id_chunks() -> Iterator[tuple[int, int]]:
 
 
 def verify(
-    progress: Callable[[int], None] | None = None, *, chain_progress: Callable[[int], None] | None = None
+    progress: Callable[[int], object] | None = None, *, chain_progress: Callable[[int], object] | None = None
 ) -> Report:
     """Run every check. ``progress(n)``: ``n`` more ledger accounts checked; ``chain_progress(n)``:
     ``n`` more links of the hash chain recomputed (for progress bars, ``apps.core.progress``)."""

@@ -92,7 +92,7 @@ def event_sequence_assign(*, limit: int = 10_000) -> int:
     return chain_extend(ORDER_EVENT_CHAIN, limit=limit)
 
 
-def event_chain_verify(progress: Callable[[int], None] | None = None) -> ChainReport:
+def event_chain_verify(progress: Callable[[int], object] | None = None) -> ChainReport:
     """Chain what has committed, then recompute the whole event chain (first broken link)."""
     event_sequence_assign()
     return chain_verify(ORDER_EVENT_CHAIN, progress=progress)

@@ -96,7 +96,8 @@ def line_chart(title: str, series: Sequence[Series], labels: Sequence[str], *, w
         return drawing
     plot = LinePlot()
     plot.x, plot.y = 40, 20
-    plot.width, plot.height = width - 60, height - 45
+    # reportlab's stubs type lengths as int; reportlab itself takes any number (points)
+    plot.width, plot.height = width - 60, height - 45  # type: ignore[assignment]
     plot.data = [s.points for s in plotted]
     for index, s in enumerate(plotted):
         plot.lines[index].strokeColor = s.color
@@ -111,11 +112,11 @@ def line_chart(title: str, series: Sequence[Series], labels: Sequence[str], *, w
     plot.yValueAxis.labelTextFormat = "{:,.0f}".format
     ys = [y for s in plotted for _, y in s.points]
     low, high = min(ys), max(ys)
-    pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
+    pad: float = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
     plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = low - pad, high + pad
     drawing.add(plot)
     legend = Legend()
-    legend.x, legend.y = width - 120, height - 8
+    legend.x, legend.y = width - 120, height - 8  # type: ignore[assignment]
     legend.fontSize = 7
     legend.alignment = "right"
     legend.colorNamePairs = [(s.color, s.label) for s in plotted]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import django_filters
 from django import forms
@@ -17,7 +18,7 @@ from apps.orders.models import STATUS_CHOICES, Fill, Order, Side
 class UtcDateTimeField(IsoDateTimeField):
     """An ISO 8601 instant, converted to UTC (PostgreSQL refuses offsets beyond ±15:59)."""
 
-    def to_python(self, value: object) -> datetime | None:
+    def to_python(self, value: str | datetime | date | None) -> datetime | None:
         parsed = super().to_python(value)
         if parsed is None:
             return None
@@ -38,7 +39,7 @@ class IdFilter(django_filters.Filter):
 
     field_class = forms.IntegerField
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
